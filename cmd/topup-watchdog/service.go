@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/topup-watchdog/topup-watchdog/internal/config"
+	"github.com/topup-watchdog/topup-watchdog/internal/ledger"
+	"github.com/topup-watchdog/topup-watchdog/internal/logging"
+	"github.com/topup-watchdog/topup-watchdog/internal/metrics"
+	"github.com/topup-watchdog/topup-watchdog/internal/notify"
+	"github.com/topup-watchdog/topup-watchdog/internal/server"
+	"github.com/topup-watchdog/topup-watchdog/internal/vonage"
+	"github.com/topup-watchdog/topup-watchdog/internal/watchdog"
+	"github.com/topup-watchdog/topup-watchdog/policy"
+)
+
+// service is the watchdog and everything around it, built from a Config.
+type service struct {
+	cfg      config.Config
+	log      *zap.Logger
+	client   *vonage.Client
+	ledger   *ledger.File
+	watchdog *watchdog.Watchdog
+	server   *server.Server // nil when TOPUP_LISTEN_ADDR is empty
+	notifier *notify.Notifier
+}
+
+// newLogger builds the logger for cfg, scrubbing the secrets from every line.
+func newLogger(cfg config.Config, out io.Writer) *zap.Logger {
+	redact := vonage.NewRedactor(cfg.APISecret, cfg.TRX, cfg.NotifyURL)
+	return logging.New(out, cfg.LogLevel, cfg.LogFormat, redact)
+}
+
+// newClient builds the Vonage client for cfg.
+func newClient(cfg config.Config, observe func(endpoint, code string, d time.Duration)) (*vonage.Client, error) {
+	return vonage.New(vonage.Options{
+		BaseURL: cfg.BaseURL, APIKey: cfg.APIKey, APISecret: cfg.APISecret, TRX: cfg.TRX,
+		Auth: cfg.Auth, Timeout: cfg.RequestTimeout, UserAgent: userAgent(), Observe: observe,
+	})
+}
+
+// settings is the policy's view of cfg.
+func settings(cfg config.Config) policy.Settings {
+	return policy.Settings{Threshold: cfg.Threshold, Target: cfg.Target, Window: cfg.Window, MaxPerDay: cfg.MaxPerDay}
+}
+
+// newService opens the ledger and wires the watchdog, its probes, metrics and
+// notifications. The caller closes it.
+func newService(cfg config.Config, log *zap.Logger, extra ...watchdog.Observer) (*service, error) {
+	s := &service{cfg: cfg, log: log}
+	m := metrics.New(cfg.Threshold, cfg.Target)
+	client, err := newClient(cfg, m.ObserveRequest)
+	if err != nil {
+		return nil, fmt.Errorf("set up vonage client: %w", err)
+	}
+	s.client = client
+	s.ledger, err = ledger.Open(cfg.StateFile)
+	if err != nil {
+		return nil, err
+	}
+	health := server.NewHealth(scheduleInterval(cfg), cfg.RequestTimeout, nil)
+	if cfg.ListenAddr != "" {
+		s.server = server.New(cfg.ListenAddr, health, m.Handler(), log)
+	}
+	s.notifier = notify.New(notify.Options{
+		URL: cfg.NotifyURL, Format: cfg.NotifyFormat, Account: config.MaskKey(cfg.APIKey),
+		Log: log, UserAgent: userAgent(),
+	})
+	s.watchdog = watchdog.New(client, s.ledger, watchdog.Options{
+		Settings: settings(cfg), DryRun: cfg.DryRun, Log: log,
+		Observer: append(watchdog.Observers{m, health, s.notifier}, extra...),
+	})
+	return s, nil
+}
+
+// scheduleInterval is the time between two checks of cfg's schedule, from
+// now: what the liveness probe allows three of.
+func scheduleInterval(cfg config.Config) time.Duration {
+	first := cfg.Schedule.Next(time.Now())
+	return cfg.Schedule.Next(first).Sub(first)
+}
+
+// run runs checks until ctx ends, with the HTTP server and the notifier
+// beside them. It returns when all three have stopped.
+func (s *service) run(ctx context.Context) error {
+	aux, stopAux := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopAux()
+	checks, stopChecks := context.WithCancel(ctx)
+	defer stopChecks()
+
+	var wg sync.WaitGroup
+	var serverErr error
+	if s.server != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.server.Run(aux); err != nil {
+				serverErr = err
+				stopChecks() // without its probes the sidecar is of no use
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.notifier.Run(aux)
+	}()
+
+	err := s.watchdog.Run(checks, s.cfg.Schedule, s.grace())
+	stopAux()
+	wg.Wait()
+	return errors.Join(serverErr, err)
+}
+
+// grace is how long a stop waits for the check in flight: a top-up attempt
+// runs to its request timeout, then its outcome is written.
+func (s *service) grace() time.Duration {
+	return s.cfg.RequestTimeout + 5*time.Second
+}
+
+func (s *service) close() {
+	if s.ledger != nil {
+		if err := s.ledger.Close(); err != nil {
+			s.log.Warn("close ledger", zap.Error(err))
+		}
+	}
+	if s.client != nil {
+		s.client.CloseIdleConnections()
+	}
+}

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"go.uber.org/zap"
+
+	"github.com/topup-watchdog/topup-watchdog/internal/config"
+	"github.com/topup-watchdog/topup-watchdog/internal/ledger"
+	"github.com/topup-watchdog/topup-watchdog/internal/watchdog"
+)
+
+const runSummary = `Runs the watchdog: checks the balance at once, then on TOPUP_SCHEDULE, and
+tops the account up when the policy says so, until SIGTERM or SIGINT.
+Configuration is read from the environment; see the README.`
+
+func runWatchdog(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "run", runSummary)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.LoadLookup(e.lookupenv)
+	if err != nil {
+		return err
+	}
+	return watchWith(ctx, cfg, e.stdout)
+}
+
+// watchWith is the long-running watchdog for cfg, logging to out and telling
+// extra observers of every event.
+func watchWith(ctx context.Context, cfg config.Config, out io.Writer, extra ...watchdog.Observer) error {
+	log := newLogger(cfg, out)
+	defer func() { _ = log.Sync() }()
+	v, c := buildVersion()
+	log.Info("starting", append([]zap.Field{zap.String("version", v), zap.String("commit", c)}, cfg.LogFields()...)...)
+
+	s, err := newService(cfg, log, extra...)
+	if err != nil {
+		log.Error("cannot start", zap.Error(err))
+		return err
+	}
+	defer s.close()
+
+	stopping := context.AfterFunc(ctx, func() { log.Info("stopping") })
+	defer stopping()
+	if err := s.run(ctx); err != nil {
+		log.Error("stopped with an error", zap.Error(err))
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+const checkSummary = `Runs one balance check and prints the decision the watchdog would take, with
+the state of its ledger (TOPUP_STATE_FILE, read only). Sends nothing and
+writes nothing. Exits 1 when the balance could not be read.`
+
+func runCheck(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "check", checkSummary)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.LoadLookup(e.lookupenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, e.stdout)
+	defer func() { _ = log.Sync() }()
+
+	state, err := ledger.ReadFile(cfg.StateFile)
+	if err != nil {
+		return err
+	}
+	client, err := newClient(cfg, nil)
+	if err != nil {
+		return fmt.Errorf("set up vonage client: %w", err)
+	}
+	defer client.CloseIdleConnections()
+	var read bool
+	w := watchdog.New(client, ledger.NewMemory(state), watchdog.Options{
+		Settings: settings(cfg), DryRun: true, Log: log,
+		Observer: watchdog.ObserverFunc(func(ev watchdog.Event) {
+			if _, ok := ev.(watchdog.Decided); ok {
+				read = true
+			}
+		}),
+	})
+	w.Check(ctx)
+	if !read {
+		return exitError{exitFatal}
+	}
+	return nil
+}

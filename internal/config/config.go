@@ -1,0 +1,200 @@
+package config
+
+import (
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"github.com/shopspring/decimal"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/topup-watchdog/topup-watchdog/internal/vonage"
+)
+
+// Config is the validated configuration of the watchdog.
+type Config struct {
+	// APIKey is VONAGE_API_KEY.
+	APIKey string
+	// APISecret is VONAGE_API_SECRET, or the trimmed content of the file
+	// VONAGE_API_SECRET_FILE names. Never log it.
+	APISecret string
+	// TRX is VONAGE_TOPUP_TRX, or the trimmed content of the file
+	// VONAGE_TOPUP_TRX_FILE names. Never log it.
+	TRX string
+	// BaseURL is VONAGE_BASE_URL without a trailing slash.
+	BaseURL string
+	// Auth is VONAGE_AUTH.
+	Auth vonage.Auth
+	// Threshold is TOPUP_THRESHOLD, above 0.
+	Threshold decimal.Decimal
+	// Target is TOPUP_TARGET, at least Threshold; Threshold when unset.
+	Target decimal.Decimal
+	// ScheduleSpec is TOPUP_SCHEDULE as given.
+	ScheduleSpec string
+	// Schedule is ScheduleSpec parsed by ScheduleParser.
+	Schedule cron.Schedule
+	// Window is TOPUP_WINDOW, above 0.
+	Window time.Duration
+	// MaxPerDay is TOPUP_MAX_PER_DAY, at least 0. 0 means that no top-up
+	// is ever sent: every wanted top-up is blocked by the daily cap.
+	MaxPerDay int
+	// DryRun is TOPUP_DRY_RUN.
+	DryRun bool
+	// StateFile is TOPUP_STATE_FILE.
+	StateFile string
+	// RequestTimeout is TOPUP_REQUEST_TIMEOUT, above 0 and at most
+	// MaxRequestTimeout.
+	RequestTimeout time.Duration
+	// ListenAddr is TOPUP_LISTEN_ADDR, host:port; empty turns the HTTP
+	// server off.
+	ListenAddr string
+	// LogLevel is TOPUP_LOG_LEVEL.
+	LogLevel zapcore.Level
+	// LogFormat is TOPUP_LOG_FORMAT: "json" or "console".
+	LogFormat string
+	// AllowInsecureHTTP is TOPUP_ALLOW_INSECURE_HTTP.
+	AllowInsecureHTTP bool
+	// NotifyURL is TOPUP_NOTIFY_URL; empty turns notifications off. It may
+	// carry a token: never log it, log NotifyTarget instead.
+	NotifyURL string
+	// NotifyFormat is TOPUP_NOTIFY_FORMAT: "json" or "slack".
+	NotifyFormat string
+}
+
+// MaxRequestTimeout is the largest TOPUP_REQUEST_TIMEOUT accepted.
+const MaxRequestTimeout = 5 * time.Minute
+
+// Errors is a configuration that failed validation: every problem found.
+type Errors struct {
+	// Problems are one line each, such as
+	// `TOPUP_THRESHOLD: not a decimal number: "abc"`, in the order of
+	// Variables.
+	Problems []string
+}
+
+// Error returns the problems, one per line.
+func (e *Errors) Error() string {
+	return strings.Join(e.Problems, "\n")
+}
+
+// Load reads the environment through getenv, validates every value and
+// reports every problem at once. An empty value counts as unset, so
+// TOPUP_LISTEN_ADDR cannot be switched off through Load: use LoadLookup.
+func Load(getenv func(string) string) (Config, error) {
+	return LoadLookup(func(name string) (string, bool) {
+		v := getenv(name)
+		return v, v != ""
+	})
+}
+
+// LoadLookup is Load with a lookup such as os.LookupEnv, which tells an
+// empty variable from an unset one. The difference matters only for
+// TOPUP_LISTEN_ADDR: set and empty turns the HTTP server off, unset gives
+// the default. Every other empty variable counts as unset.
+func LoadLookup(lookupenv func(string) (string, bool)) (Config, error) {
+	raw, byVar, other := parseRaw(lookupenv)
+	if v, ok := lookupenv(varListenAddr); ok && v == "" {
+		raw.ListenAddr = ""
+	}
+	p := &problems{env: byVar}
+	for _, err := range other {
+		p.lines = append(p.lines, err.Error())
+	}
+	var c Config
+	// The URLs need TOPUP_ALLOW_INSECURE_HTTP first; its problem is
+	// reported in its place by loadRuntime.
+	var allowErr error
+	c.AllowInsecureHTTP, allowErr = parseBool(raw.AllowInsecureHTTP)
+	p.loadVonage(&c, raw)
+	p.loadPolicy(&c, raw)
+	p.loadRuntime(&c, raw, allowErr)
+	p.loadNotify(&c, raw)
+	if len(p.lines) > 0 {
+		return Config{}, &Errors{Problems: p.lines}
+	}
+	return c, nil
+}
+
+// problems collects the lines of an *Errors.
+type problems struct {
+	lines []string
+	// env holds env's own problems, by variable.
+	env map[string]error
+}
+
+// add records err, if any, as a problem of the variable name.
+func (p *problems) add(name string, err error) {
+	if err != nil {
+		p.lines = append(p.lines, name+": "+err.Error())
+	}
+}
+
+// envOK records env's problem with the variable name, if any, and reports
+// whether there was none.
+func (p *problems) envOK(name string) bool {
+	err := p.env[name]
+	p.add(name, err)
+	return err == nil
+}
+
+// loadVonage reads the variables of the Vonage account and API.
+func (p *problems) loadVonage(c *Config, raw rawEnv) {
+	var err error
+	if p.envOK(varAPIKey) {
+		c.APIKey = raw.APIKey
+	}
+	c.APISecret = p.secret(varAPISecret, varAPISecretFile, raw.APISecret, raw.APISecretFile)
+	c.TRX = p.secret(varTRX, varTRXFile, raw.TRX, raw.TRXFile)
+	c.BaseURL, err = parseBaseURL(raw.BaseURL, c.AllowInsecureHTTP)
+	p.add(varBaseURL, err)
+	c.Auth, err = parseAuth(raw.Auth)
+	p.add(varAuth, err)
+}
+
+// loadPolicy reads the variables of the top-up policy and its schedule.
+func (p *problems) loadPolicy(c *Config, raw rawEnv) {
+	var err error
+	thresholdOK := p.envOK(varThreshold)
+	if thresholdOK {
+		c.Threshold, err = parsePositiveDecimal(raw.Threshold)
+		p.add(varThreshold, err)
+		thresholdOK = err == nil
+	}
+	c.Target, err = parseTarget(raw.Target, raw.Threshold, c.Threshold, thresholdOK)
+	p.add(varTarget, err)
+	c.ScheduleSpec = raw.Schedule
+	c.Schedule, err = parseSchedule(raw.Schedule)
+	p.add(varSchedule, err)
+	c.Window, err = parseDuration(raw.Window, 0)
+	p.add(varWindow, err)
+	c.MaxPerDay, err = parseCount(raw.MaxPerDay)
+	p.add(varMaxPerDay, err)
+	c.DryRun, err = parseBool(raw.DryRun)
+	p.add(varDryRun, err)
+}
+
+// loadRuntime reads the variables of the process: state, timeouts, HTTP
+// server, logging.
+func (p *problems) loadRuntime(c *Config, raw rawEnv, allowErr error) {
+	var err error
+	c.StateFile, err = parsePath(raw.StateFile)
+	p.add(varStateFile, err)
+	c.RequestTimeout, err = parseDuration(raw.RequestTimeout, MaxRequestTimeout)
+	p.add(varRequestTimeout, err)
+	c.ListenAddr, err = parseListenAddr(raw.ListenAddr)
+	p.add(varListenAddr, err)
+	c.LogLevel, err = parseLogLevel(raw.LogLevel)
+	p.add(varLogLevel, err)
+	c.LogFormat, err = parseChoice(raw.LogFormat, "json", "console")
+	p.add(varLogFormat, err)
+	p.add(varAllowInsecureHTTP, allowErr)
+}
+
+// loadNotify reads the variables of notifications.
+func (p *problems) loadNotify(c *Config, raw rawEnv) {
+	var err error
+	c.NotifyURL, err = parseNotifyURL(raw.NotifyURL, c.AllowInsecureHTTP)
+	p.add(varNotifyURL, err)
+	c.NotifyFormat, err = parseChoice(raw.NotifyFormat, "json", "slack")
+	p.add(varNotifyFormat, err)
+}

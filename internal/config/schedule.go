@@ -1,0 +1,54 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// ScheduleParser returns the parser of TOPUP_SCHEDULE: a cron spec with an
+// optional seconds field, or a descriptor such as @every 15s or @hourly,
+// either one after an optional CRON_TZ= (or TZ=) prefix. The scheduler uses
+// it too, so both read a spec the same way.
+func ScheduleParser() cron.Parser {
+	return cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+}
+
+// minEvery is the shortest @every interval accepted; the cron library
+// silently raises a shorter one to a second.
+const minEvery = time.Second
+
+// parseSchedule reads TOPUP_SCHEDULE.
+func parseSchedule(spec string) (cron.Schedule, error) {
+	body := spec
+	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
+		_, after, ok := strings.Cut(spec, " ")
+		if !ok {
+			// The cron library panics on a time zone without a space after it.
+			return nil, fmt.Errorf("time zone without a schedule after it: %q", spec)
+		}
+		body = strings.TrimSpace(after)
+	}
+	if every, ok := strings.CutPrefix(body, "@every "); ok {
+		if d, err := time.ParseDuration(every); err == nil && d < minEvery {
+			return nil, fmt.Errorf("@every below %s: %q", minEvery, spec)
+		}
+	}
+	sched, err := ScheduleParser().Parse(spec)
+	if err != nil {
+		return nil, fmt.Errorf("not a cron spec or descriptor: %q (%v)", spec, err)
+	}
+	if neverFires(sched) {
+		return nil, fmt.Errorf("never fires: %q", spec)
+	}
+	return sched, nil
+}
+
+// neverFires reports whether sched has no next run, as "0 0 30 2 *" has
+// not. The cron library looks five years ahead, so any instant will do to
+// start from.
+func neverFires(sched cron.Schedule) bool {
+	return sched.Next(time.Date(2024, time.January, 1, 0, 0, 0, 0, time.UTC)).IsZero()
+}

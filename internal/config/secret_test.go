@@ -1,0 +1,122 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// writeFile writes content to a new file in a test directory and returns
+// its path.
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestLoadReadsSecretAndTRXFromFilesTrimmed(t *testing.T) {
+	m := minimalEnv()
+	delete(m, "VONAGE_API_SECRET")
+	delete(m, "VONAGE_TOPUP_TRX")
+	m["VONAGE_API_SECRET_FILE"] = writeFile(t, "secret", "  file-secret\n")
+	m["VONAGE_TOPUP_TRX_FILE"] = writeFile(t, "trx", "\tfile-trx \r\n\n")
+	c := mustLoad(t, m)
+	if c.APISecret != "file-secret" {
+		t.Errorf("APISecret = %q, want %q", c.APISecret, "file-secret")
+	}
+	if c.TRX != "file-trx" {
+		t.Errorf("TRX = %q, want %q", c.TRX, "file-trx")
+	}
+}
+
+func TestLoadRefusesBothFormsOfASecret(t *testing.T) {
+	m := minimalEnv()
+	m["VONAGE_API_SECRET_FILE"] = writeFile(t, "secret", "file-secret")
+	m["VONAGE_TOPUP_TRX_FILE"] = writeFile(t, "trx", "file-trx")
+	assertProblems(t, problemsOf(t, m), []string{
+		`VONAGE_API_SECRET and VONAGE_API_SECRET_FILE: both are set, use only one`,
+		`VONAGE_TOPUP_TRX and VONAGE_TOPUP_TRX_FILE: both are set, use only one`,
+	})
+}
+
+func TestLoadNamesVariableAndPathOfAMissingFile(t *testing.T) {
+	dir := t.TempDir()
+	m := minimalEnv()
+	delete(m, "VONAGE_API_SECRET")
+	delete(m, "VONAGE_TOPUP_TRX")
+	m["VONAGE_API_SECRET_FILE"] = filepath.Join(dir, "nope")
+	m["VONAGE_TOPUP_TRX_FILE"] = dir
+	assertProblems(t, problemsOf(t, m), []string{
+		`VONAGE_API_SECRET_FILE: cannot read "` + filepath.Join(dir, "nope") + `": no such file or directory`,
+		`VONAGE_TOPUP_TRX_FILE: cannot read "` + dir + `": is a directory`,
+	})
+}
+
+func TestLoadRefusesAnEmptyFile(t *testing.T) {
+	secret := writeFile(t, "secret", "")
+	trx := writeFile(t, "trx", " \n\t\n")
+	m := minimalEnv()
+	delete(m, "VONAGE_API_SECRET")
+	delete(m, "VONAGE_TOPUP_TRX")
+	m["VONAGE_API_SECRET_FILE"] = secret
+	m["VONAGE_TOPUP_TRX_FILE"] = trx
+	assertProblems(t, problemsOf(t, m), []string{
+		`VONAGE_API_SECRET_FILE: file "` + secret + `" is empty`,
+		`VONAGE_TOPUP_TRX_FILE: file "` + trx + `" is empty`,
+	})
+}
+
+func TestLoadRefusesAHugeFile(t *testing.T) {
+	path := writeFile(t, "secret", strings.Repeat("x", maxSecretFile+1))
+	m := minimalEnv()
+	delete(m, "VONAGE_API_SECRET")
+	m["VONAGE_API_SECRET_FILE"] = path
+	assertProblems(t, problemsOf(t, m), []string{
+		`VONAGE_API_SECRET_FILE: file "` + path + `" is larger than 64 KiB`,
+	})
+}
+
+func TestProblemsNeverHoldASecret(t *testing.T) {
+	secrets := []string{"SECRET-xyzzy", "TRX-plugh", "TOKEN-frobozz", "PASS-quux"}
+	envs := []map[string]string{
+		{
+			"VONAGE_API_SECRET":      "SECRET-xyzzy",
+			"VONAGE_API_SECRET_FILE": "/run/secrets/x",
+			"VONAGE_TOPUP_TRX":       "TRX-plugh",
+			"VONAGE_TOPUP_TRX_FILE":  "/run/secrets/y",
+			"VONAGE_BASE_URL":        "https://key:PASS-quux@rest.nexmo.com",
+			"TOPUP_NOTIFY_URL":       "http://hooks.slack.com/services/T0/B0/TOKEN-frobozz",
+			"TOPUP_THRESHOLD":        "abc",
+		},
+		{
+			"VONAGE_API_SECRET": "SECRET-xyzzy",
+			"VONAGE_TOPUP_TRX":  "TRX-plugh",
+			"VONAGE_BASE_URL":   "http://rest.nexmo.com/?api_secret=PASS-quux",
+			"TOPUP_NOTIFY_URL":  "hooks.slack.com/services/T0/B0/TOKEN-frobozz",
+		},
+		{
+			"VONAGE_API_SECRET": "SECRET-xyzzy",
+			"VONAGE_TOPUP_TRX":  "TRX-plugh",
+			"VONAGE_BASE_URL":   "ht tp://x@PASS-quux",
+			"TOPUP_NOTIFY_URL":  "ftp://hooks.slack.com/TOKEN-frobozz",
+		},
+		{
+			"VONAGE_API_SECRET": "SECRET-xyzzy",
+			"VONAGE_TOPUP_TRX":  "TRX-plugh",
+			"VONAGE_BASE_URL":   "https://rest.nexmo.com#PASS-quux",
+			"TOPUP_NOTIFY_URL":  "https://hooks.slack.com:bad/TOKEN-frobozz",
+		},
+	}
+	for i, m := range envs {
+		got := strings.Join(problemsOf(t, m), "\n")
+		for _, s := range secrets {
+			if strings.Contains(got, s) {
+				t.Errorf("env %d: problems hold %q:\n%s", i, s, got)
+			}
+		}
+	}
+}

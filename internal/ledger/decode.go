@@ -1,0 +1,98 @@
+package ledger
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// ErrCorrupt marks a ledger that cannot be read back: it is not the JSON of
+// a State, or the State it holds breaks a rule of Validate.
+var ErrCorrupt = errors.New("corrupt")
+
+// ErrNewerVersion marks a ledger written with a SchemaVersion above this
+// package's.
+var ErrNewerVersion = errors.New("written by a newer topup-watchdog")
+
+// Decode parses and validates the bytes of a ledger. It refuses unknown
+// fields, data after the state, an empty input and any State that Validate
+// refuses. Its errors wrap ErrCorrupt or ErrNewerVersion.
+func Decode(data []byte) (State, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return State{}, fmt.Errorf("%w: empty file", ErrCorrupt)
+	}
+	var s State
+	if err := unmarshalStrict(data, &s); err != nil {
+		return State{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	if s.Version > SchemaVersion {
+		return State{}, fmt.Errorf("%w: version %d, this one reads version %d: upgrade topup-watchdog",
+			ErrNewerVersion, s.Version, SchemaVersion)
+	}
+	if err := s.Validate(); err != nil {
+		return State{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return s, nil
+}
+
+// unmarshalStrict decodes one JSON value into v, refusing unknown fields.
+// The first pass checks the syntax of the whole input, so that a truncated or
+// trailing-garbage file gets json.Unmarshal's wording.
+func unmarshalStrict(data []byte, v any) error {
+	var raw json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+// Validate reports the first thing wrong with s: a version other than
+// SchemaVersion, or a record with an empty id, an id an earlier record uses,
+// an unknown outcome or no time. Paths in the message are those of the JSON
+// file, such as topups[2].id.
+func (s State) Validate() error {
+	if s.Version != SchemaVersion {
+		return fmt.Errorf("version: %d, want %d", s.Version, SchemaVersion)
+	}
+	seen := make(map[string]int, len(s.TopUps))
+	for i, r := range s.TopUps {
+		if err := r.validate(); err != nil {
+			return fmt.Errorf("topups[%d].%w", i, err)
+		}
+		if j, dup := seen[r.ID]; dup {
+			return fmt.Errorf("topups[%d].id: %q already used by topups[%d]", i, r.ID, j)
+		}
+		seen[r.ID] = i
+	}
+	return nil
+}
+
+// validate checks the fields of one record; its errors start with the JSON
+// field name.
+func (r Record) validate() error {
+	switch {
+	case r.ID == "":
+		return errors.New("id: empty")
+	case !r.Outcome.Valid():
+		return fmt.Errorf("outcome: unknown %q", r.Outcome)
+	case r.At.IsZero():
+		return errors.New("at: missing")
+	}
+	return nil
+}
+
+// encode returns the bytes the file holds for s: indented JSON and a
+// trailing newline. An empty list is written as [] rather than null.
+func encode(s State) ([]byte, error) {
+	if s.TopUps == nil {
+		s.TopUps = []Record{}
+	}
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode state: %w", err)
+	}
+	return append(b, '\n'), nil
+}

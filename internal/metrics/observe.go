@@ -1,0 +1,87 @@
+package metrics
+
+import (
+	"time"
+
+	"github.com/topup-watchdog/topup-watchdog/internal/ledger"
+	"github.com/topup-watchdog/topup-watchdog/internal/watchdog"
+)
+
+var _ watchdog.Observer = (*Metrics)(nil)
+
+// Observe updates the metrics from one watchdog event. It never blocks on
+// anything but the short lock that keeps one event's updates together.
+func (m *Metrics) Observe(e watchdog.Event) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch e := e.(type) {
+	case watchdog.CheckFailed:
+		m.checkFailed(e)
+	case watchdog.Decided:
+		m.decided(e)
+	case watchdog.TopUpFinished:
+		m.topUpFinished(e)
+	case watchdog.TopUpConfirmed:
+		m.topUpConfirmed(e)
+	case watchdog.TopUpUnconfirmed:
+		m.unconfirmed.Inc()
+		m.windowOpen.Set(0)
+	case watchdog.LedgerFailed:
+		m.ledgerFailures.Inc()
+	}
+}
+
+func (m *Metrics) checkFailed(e watchdog.CheckFailed) {
+	m.checks.WithLabelValues(ResultFailure).Inc()
+	m.consecutiveFailed.Set(float64(e.Consecutive))
+}
+
+func (m *Metrics) decided(e watchdog.Decided) {
+	m.checks.WithLabelValues(ResultSuccess).Inc()
+	m.consecutiveFailed.Set(0)
+	m.decisions.WithLabelValues(string(e.Decision.Action), string(e.Decision.Reason)).Inc()
+	m.balance.Set(e.Balance.InexactFloat64())
+	m.threshold.Set(e.Threshold.InexactFloat64())
+	m.target.Set(e.Target.InexactFloat64())
+	m.autoReload.Set(boolFloat(e.AutoReload))
+	m.windowOpen.Set(boolFloat(e.WindowOpen))
+	m.topUps24h.Set(float64(e.Decision.TopUps24h))
+	setTimestamp(m.lastCheckSuccess, e.At)
+}
+
+func (m *Metrics) topUpFinished(e watchdog.TopUpFinished) {
+	m.topUps.WithLabelValues(string(e.Outcome)).Inc()
+	switch e.Outcome {
+	case ledger.Succeeded:
+		setTimestamp(m.lastTopUp, e.At)
+		m.windowOpen.Set(1)
+	case ledger.Unknown:
+		// It may have reached Vonage: it holds the window.
+		m.windowOpen.Set(1)
+	case ledger.Rejected, ledger.NotSent:
+		// Nothing was applied. No other window was open, or the policy
+		// would not have sent this one.
+		m.windowOpen.Set(0)
+	}
+}
+
+func (m *Metrics) topUpConfirmed(e watchdog.TopUpConfirmed) {
+	m.confirmed.Inc()
+	m.balance.Set(e.BalanceAfter.InexactFloat64())
+	m.windowOpen.Set(0)
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// setTimestamp sets g to t in Unix seconds, leaving it alone for a zero t.
+func setTimestamp(g interface{ Set(float64) }, t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	g.Set(float64(t.UnixNano()) / 1e9)
+}

@@ -1,0 +1,109 @@
+package vonage
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// MaxRetryAfter caps the Retry-After a server can ask for.
+const MaxRetryAfter = 10 * time.Minute
+
+// labelAutoReloadDisabled is the error-code-label of Vonage's "auto-reload is
+// not enabled" answer.
+const labelAutoReloadDisabled = "not auto-reload enabled"
+
+// answer is an HTTP answer as read from the wire.
+type answer struct {
+	status      int
+	contentType string
+	body        []byte
+	// bodyErr is set when the body could not be read whole: cut short, or
+	// over the size limit.
+	bodyErr error
+	// retryAfter is the answer's Retry-After, 0 without one.
+	retryAfter time.Duration
+}
+
+// statusError classifies an answer by its status alone, and returns nil for
+// a 2xx, whose body decides.
+func statusError(a answer) *Error {
+	switch {
+	case a.status >= 200 && a.status <= 299:
+		return nil
+	case a.status == http.StatusUnauthorized:
+		return unauthorized(a)
+	case a.status == http.StatusTooManyRequests:
+		return &Error{Kind: KindRateLimited, Status: a.status}
+	case a.status >= 400 && a.status <= 499:
+		return &Error{Kind: KindClient, Status: a.status}
+	case a.status >= 500 && a.status <= 599:
+		return &Error{Kind: KindServer, Status: a.status}
+	default:
+		return &Error{Kind: KindMalformed, Status: a.status,
+			Err: fmt.Errorf("unexpected status %d", a.status)}
+	}
+}
+
+// unauthorized classifies a 401 by its body's label: "not auto-reload
+// enabled", or else (unreadable body included) "authentication failed".
+func unauthorized(a answer) *Error {
+	e := &Error{Kind: KindAuthFailed, Status: a.status}
+	if a.bodyErr != nil {
+		return e
+	}
+	doc, err := decodeDocument(a.contentType, a.body)
+	if err != nil {
+		return e
+	}
+	if isAutoReloadDisabled(doc.text("error-code-label")) {
+		e.Kind = KindAutoReloadDisabled
+	}
+	return e
+}
+
+// errorCodeError classifies a body's error-code other than 200.
+func errorCodeError(status int, code, label string) *Error {
+	e := &Error{Kind: KindMalformed, Status: status,
+		Err: fmt.Errorf("answer has error-code %s: %s", quote(code), quote(label))}
+	if code == "401" {
+		e.Kind = KindAuthFailed
+		if isAutoReloadDisabled(label) {
+			e.Kind = KindAutoReloadDisabled
+		}
+	}
+	return e
+}
+
+func isAutoReloadDisabled(label string) bool {
+	return strings.EqualFold(strings.TrimSpace(label), labelAutoReloadDisabled)
+}
+
+// parseRetryAfter reads a Retry-After header: delay-seconds, or an HTTP date
+// taken relative to now. It returns 0 for an absent, unreadable or past
+// value, and caps the delay at MaxRetryAfter.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if strings.Trim(v, "0123456789") == "" {
+		secs, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || secs > uint64(MaxRetryAfter/time.Second) {
+			return MaxRetryAfter
+		}
+		return time.Duration(secs) * time.Second
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0
+	}
+	return min(max(t.Sub(now), 0), MaxRetryAfter)
+}
+
+// quote quotes text taken from an answer for an error message. The message
+// is cut short only once redacted (see redactError), so that a cut never
+// leaves part of a secret behind.
+func quote(s string) string { return strconv.Quote(s) }

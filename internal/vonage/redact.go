@@ -1,0 +1,157 @@
+package vonage
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Redacted replaces every secret that a redactor finds.
+const Redacted = "[REDACTED]"
+
+// NewRedactor returns a function that replaces, in any text, every
+// occurrence of each secret with Redacted, together with the forms a secret
+// takes once escaped for a URL query, a URL path, a JSON string or a Go
+// quoted string (upper and lower case percent escapes alike). Empty secrets
+// are ignored; with none left, the function returns its input unchanged. The
+// function is safe for concurrent use. A log writer can use it to redact
+// whole lines: NewRedactor(o.Secrets()...) redacts what Client.Redact does.
+func NewRedactor(secrets ...string) func(string) string {
+	forms := redactedForms(secrets)
+	if len(forms) == 0 {
+		return func(s string) string { return s }
+	}
+	pairs := make([]string, 0, 2*len(forms))
+	for _, f := range forms {
+		pairs = append(pairs, f, Redacted)
+	}
+	r := strings.NewReplacer(pairs...)
+	return r.Replace
+}
+
+// redactedForms lists the non-empty secrets and their escaped forms, longest
+// first so that a longer form wins over a shorter one at the same position.
+func redactedForms(secrets []string) []string {
+	var forms []string
+	for _, s := range secrets {
+		if s == "" {
+			continue
+		}
+		q := url.QueryEscape(s)
+		for _, f := range []string{
+			s,
+			q,
+			strings.ReplaceAll(q, "+", "%20"),
+			url.PathEscape(s),
+			jsonEscape(s, true),
+			jsonEscape(s, false),
+			unquoted(strconv.Quote(s)),
+			unquoted(strconv.QuoteToASCII(s)),
+		} {
+			forms = append(forms, f, lowerHexEscapes(f))
+		}
+	}
+	slices.SortFunc(forms, func(a, b string) int {
+		if len(a) != len(b) {
+			return len(b) - len(a)
+		}
+		return strings.Compare(a, b)
+	})
+	return slices.Compact(forms)
+}
+
+// jsonEscape returns s as it appears inside a JSON string.
+func jsonEscape(s string, escapeHTML bool) string {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(escapeHTML)
+	if err := enc.Encode(s); err != nil {
+		return s
+	}
+	return unquoted(strings.TrimSuffix(buf.String(), "\n"))
+}
+
+// unquoted drops the first and last byte of a quoted string.
+func unquoted(q string) string {
+	if len(q) < 2 {
+		return q
+	}
+	return q[1 : len(q)-1]
+}
+
+// lowerHexEscapes rewrites the hex digits of every %XX escape in lower case.
+func lowerHexEscapes(s string) string {
+	b := []byte(s)
+	for i := 0; i+2 < len(b); i++ {
+		if b[i] == '%' && isHex(b[i+1]) && isHex(b[i+2]) {
+			b[i+1], b[i+2] = toLowerASCII(b[i+1]), toLowerASCII(b[i+2])
+			i += 2
+		}
+	}
+	return string(b)
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func toLowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// Secrets lists the values of o that must never be printed: the API
+// secret, the trx reference and the Basic auth token base64(key:secret).
+// Empty values are left out.
+func (o Options) Secrets() []string {
+	return slices.DeleteFunc([]string{o.APISecret, o.TRX, basicToken(o.APIKey, o.APISecret)},
+		func(s string) bool { return s == "" })
+}
+
+// Redact replaces the API secret, the trx reference, the Basic auth token and
+// their escaped forms in s with Redacted (see NewRedactor).
+func (c *Client) Redact(s string) string { return c.redact(s) }
+
+// redactedError is a cause whose text has been redacted. It unwraps to the
+// original cause only when that cause's own text needed no redaction, so that
+// errors.Is(err, context.DeadlineExceeded) and the like keep working without
+// exposing a secret through Unwrap.
+type redactedError struct {
+	msg   string
+	cause error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+
+func (e *redactedError) Unwrap() error { return e.cause }
+
+// maxErrorText is the longest error text kept, in bytes; an answer can put
+// up to MaxBody bytes of its own text in an error.
+const maxErrorText = 512
+
+// redactError returns err with its text run through redact, then cut to
+// maxErrorText. cause is the error err wraps, kept for errors.Is and
+// errors.As when its own text is clean.
+func redactError(redact func(string) string, err, cause error) error {
+	if err == nil {
+		return nil
+	}
+	re := &redactedError{msg: truncate(redact(err.Error()), maxErrorText)}
+	if cause != nil && redact(cause.Error()) == cause.Error() {
+		re.cause = cause
+	}
+	return re
+}
+
+// truncate cuts s to at most n bytes plus "...", on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "..."
+}

@@ -1,0 +1,114 @@
+package watchdog
+
+import (
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/topup-watchdog/topup-watchdog/internal/ledger"
+	"github.com/topup-watchdog/topup-watchdog/policy"
+)
+
+// Observer is told of everything a check does, after the decision log line is
+// written. Observe must return quickly and must not block: metrics, probes and
+// notifications implement it.
+type Observer interface {
+	Observe(Event)
+}
+
+// ObserverFunc adapts a function to Observer.
+type ObserverFunc func(Event)
+
+// Observe calls f.
+func (f ObserverFunc) Observe(e Event) { f(e) }
+
+// Event is one of the event types below.
+type Event interface{ event() }
+
+// CheckStarted: a scheduled check began.
+type CheckStarted struct {
+	At time.Time
+}
+
+// CheckFailed: the balance could not be read after its retries.
+type CheckFailed struct {
+	At       time.Time
+	Err      error // redacted
+	Attempts int
+	// CredentialsRejected is set when Vonage answered "authentication failed".
+	CredentialsRejected bool
+	// Consecutive counts the failed checks in a row, this one included.
+	Consecutive int
+}
+
+// Decided: a balance was read and the policy decided. It is sent for every
+// check that read a balance.
+type Decided struct {
+	At         time.Time
+	Balance    decimal.Decimal
+	AutoReload bool
+	Decision   policy.Decision
+	DryRun     bool
+	// WindowOpen is whether a top-up that may have reached Vonage is
+	// unconfirmed and inside its window after this check.
+	WindowOpen bool
+	// Threshold and Target are the settings the decision was made with.
+	Threshold decimal.Decimal
+	Target    decimal.Decimal
+}
+
+// TopUpFinished: a top-up request ended with an outcome.
+type TopUpFinished struct {
+	At            time.Time
+	IntentID      string
+	Outcome       ledger.Outcome
+	Attempts      int
+	Duration      time.Duration
+	BalanceBefore decimal.Decimal
+	Err           error // redacted; nil when Outcome is Succeeded
+	// AutoReloadDisabled is set when Vonage rejected it as "not auto-reload
+	// enabled"; CredentialsRejected when as "authentication failed".
+	AutoReloadDisabled  bool
+	CredentialsRejected bool
+}
+
+// TopUpConfirmed: the credit of an earlier top-up showed up in the balance.
+type TopUpConfirmed struct {
+	At            time.Time
+	IntentID      string
+	BalanceBefore decimal.Decimal
+	BalanceAfter  decimal.Decimal
+	After         time.Duration
+}
+
+// TopUpUnconfirmed: the window of a top-up ended and its credit never showed.
+type TopUpUnconfirmed struct {
+	At            time.Time
+	IntentID      string
+	BalanceBefore decimal.Decimal
+	Outcome       ledger.Outcome
+}
+
+// LedgerFailed: the ledger could not be written; no top-up was sent.
+type LedgerFailed struct {
+	At  time.Time
+	Err error
+}
+
+func (CheckStarted) event()     {}
+func (CheckFailed) event()      {}
+func (Decided) event()          {}
+func (TopUpFinished) event()    {}
+func (TopUpConfirmed) event()   {}
+func (TopUpUnconfirmed) event() {}
+func (LedgerFailed) event()     {}
+
+// Observers tells each of its observers of every event, in order.
+type Observers []Observer
+
+// Observe passes e to every observer.
+func (o Observers) Observe(e Event) {
+	for _, x := range o {
+		x.Observe(e)
+	}
+}

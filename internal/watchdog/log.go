@@ -1,0 +1,150 @@
+package watchdog
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/topup-watchdog/topup-watchdog/internal/vonage"
+)
+
+// The messages of the log lines, as the contract names them.
+const (
+	msgDecision         = "decision"
+	msgTopUp            = "topup"
+	msgTopUpConfirmed   = "topup confirmed"
+	msgTopUpUnconfirmed = "topup unconfirmed"
+	msgCheckFailed      = "check failed"
+	msgCheckRecovered   = "check recovered"
+	msgLedgerFailed     = "ledger write failed"
+)
+
+// The field names of the log lines.
+const (
+	fieldBalance       = "balance"
+	fieldAutoReload    = "auto_reload"
+	fieldThreshold     = "threshold"
+	fieldTarget        = "target"
+	fieldAction        = "action"
+	fieldReason        = "reason"
+	fieldDryRun        = "dry_run"
+	fieldTopUps24h     = "topups_24h"
+	fieldRefilling     = "refilling"
+	fieldWindowOpen    = "window_open"
+	fieldIntentID      = "intent_id"
+	fieldOutcome       = "outcome"
+	fieldAttempts      = "attempts"
+	fieldDurationMS    = "duration_ms"
+	fieldBalanceBefore = "balance_before"
+	fieldBalanceAfter  = "balance_after"
+	fieldAfterMS       = "after_ms"
+	fieldAgeMS         = "age_ms"
+	fieldError         = "error"
+	fieldRepeated      = "repeated"
+	fieldFailures      = "failures"
+	fieldTopUpSent     = "topup_sent"
+)
+
+// reportClaim logs and reports what one check decided.
+func (w *Watchdog) reportClaim(now time.Time, bal vonage.Balance, c claim) {
+	for _, r := range c.confirmed {
+		ev := TopUpConfirmed{At: now, IntentID: r.ID, BalanceBefore: r.BalanceBefore,
+			BalanceAfter: bal.Value, After: now.Sub(r.At)}
+		w.log.Info(msgTopUpConfirmed, zap.String(fieldIntentID, r.ID),
+			zap.String(fieldBalanceBefore, r.BalanceBefore.String()),
+			zap.String(fieldBalanceAfter, bal.Value.String()),
+			zap.Int64(fieldAfterMS, ev.After.Milliseconds()))
+		w.opts.Observer.Observe(ev)
+	}
+	for _, r := range c.unconfirmed {
+		w.log.Warn(msgTopUpUnconfirmed, zap.String(fieldIntentID, r.ID),
+			zap.String(fieldOutcome, string(r.Outcome)),
+			zap.String(fieldBalanceBefore, r.BalanceBefore.String()),
+			zap.Int64(fieldAgeMS, now.Sub(r.At).Milliseconds()))
+		w.opts.Observer.Observe(TopUpUnconfirmed{At: now, IntentID: r.ID,
+			BalanceBefore: r.BalanceBefore, Outcome: r.Outcome})
+	}
+	s := w.opts.Settings
+	d := c.decision
+	w.log.Info(msgDecision,
+		zap.String(fieldBalance, bal.Value.String()),
+		zap.Bool(fieldAutoReload, bal.AutoReload),
+		zap.String(fieldThreshold, s.Threshold.String()),
+		zap.String(fieldTarget, s.Target.String()),
+		zap.String(fieldAction, string(d.Action)),
+		zap.String(fieldReason, string(d.Reason)),
+		zap.Bool(fieldDryRun, w.opts.DryRun),
+		zap.Int(fieldTopUps24h, d.TopUps24h),
+		zap.Bool(fieldRefilling, d.Refilling),
+		zap.Bool(fieldWindowOpen, c.windowOpen),
+	)
+	w.opts.Observer.Observe(Decided{At: now, Balance: bal.Value, AutoReload: bal.AutoReload,
+		Decision: d, DryRun: w.opts.DryRun, WindowOpen: c.windowOpen,
+		Threshold: s.Threshold, Target: s.Target})
+}
+
+// ledgerFailed logs a ledger that could not be written. Nothing was sent.
+func (w *Watchdog) ledgerFailed(now time.Time, err error, wanted bool) {
+	w.log.Error(msgLedgerFailed, zap.Error(err), zap.Bool(fieldTopUpSent, false),
+		zap.Bool("topup_wanted", wanted))
+	w.opts.Observer.Observe(LedgerFailed{At: now, Err: err})
+}
+
+// checkFailed logs a failed balance read, once per distinct failure and then
+// at most every RepeatEvery while it repeats.
+func (w *Watchdog) checkFailed(ctx context.Context, err error, attempts int) {
+	now := w.opts.Now()
+	if ctx.Err() != nil { // shutting down: the read was cut short, not failed
+		w.log.Debug(msgCheckFailed, zap.Error(err), zap.Int(fieldAttempts, attempts))
+		return
+	}
+	n, repeated, logIt := w.failures.record(now, err.Error())
+	fields := []zap.Field{zap.String(fieldError, err.Error()), zap.Int(fieldAttempts, attempts)}
+	if repeated > 0 {
+		fields = append(fields, zap.Int(fieldRepeated, repeated))
+	}
+	if logIt {
+		w.log.Error(msgCheckFailed, fields...)
+	} else {
+		w.log.Debug(msgCheckFailed, fields...)
+	}
+	w.opts.Observer.Observe(CheckFailed{At: now, Err: err, Attempts: attempts,
+		CredentialsRejected: isAuthFailure(err), Consecutive: n})
+}
+
+// checkSucceeded ends a run of failures, logging the recovery.
+func (w *Watchdog) checkSucceeded() {
+	if n := w.failures.reset(); n > 0 {
+		w.log.Info(msgCheckRecovered, zap.Int(fieldFailures, n))
+	}
+}
+
+// failureLog rate-limits identical failure lines.
+type failureLog struct {
+	every       time.Duration
+	consecutive int
+	last        string
+	lastLogged  time.Time
+	suppressed  int
+}
+
+// record counts a failure and says whether to log it at error level, with
+// how many identical ones were held back since the last such line.
+func (f *failureLog) record(now time.Time, msg string) (consecutive, repeated int, logIt bool) {
+	f.consecutive++
+	if msg == f.last && now.Sub(f.lastLogged) < f.every {
+		f.suppressed++
+		return f.consecutive, 0, false
+	}
+	repeated = f.suppressed
+	f.last, f.lastLogged, f.suppressed = msg, now, 0
+	return f.consecutive, repeated, true
+}
+
+// reset ends a run of failures and returns its length.
+func (f *failureLog) reset() int {
+	n := f.consecutive
+	*f = failureLog{every: f.every}
+	return n
+}

@@ -1,0 +1,148 @@
+package watchdog
+
+import (
+	"context"
+	"time"
+
+	"github.com/sethvargo/go-retry"
+
+	"github.com/topup-watchdog/topup-watchdog/internal/ledger"
+	"github.com/topup-watchdog/topup-watchdog/internal/vonage"
+)
+
+// readBalance reads the balance, retrying what may succeed on a second try:
+// no answer, 429 and 5xx. It returns the attempts made.
+func (w *Watchdog) readBalance(ctx context.Context) (vonage.Balance, int, error) {
+	b := &honourRetryAfter{next: w.opts.ReadBackoff(), max: w.opts.MaxRetryAfter}
+	var (
+		bal      vonage.Balance
+		attempts int
+		last     error
+	)
+	err := retry.Do(ctx, b, func(ctx context.Context) error {
+		attempts++
+		var err error
+		bal, err = w.api.GetBalance(ctx)
+		last = err
+		if err != nil && readRetryable(err) {
+			b.wait = retryAfter(err)
+			return retry.RetryableError(err)
+		}
+		return err
+	})
+	if err != nil && last != nil {
+		err = last // a cancelled wait reports the cause, not "context canceled"
+	}
+	return bal, attempts, err
+}
+
+func readRetryable(err error) bool {
+	e, ok := vonage.AsError(err)
+	if !ok {
+		return false
+	}
+	switch e.Kind {
+	case vonage.KindTransport, vonage.KindRateLimited, vonage.KindServer:
+		return true
+	}
+	return false
+}
+
+func retryAfter(err error) time.Duration {
+	if e, ok := vonage.AsError(err); ok {
+		return e.RetryAfter
+	}
+	return 0
+}
+
+// sendResult is how one top-up request ended.
+type sendResult struct {
+	outcome  ledger.Outcome
+	attempts int
+	err      error
+}
+
+// sendTopUp sends the top-up, retrying only attempts that provably never
+// reached Vonage (and 429s). An attempt in flight is never cut short by ctx:
+// it runs to its answer or its own timeout, so its outcome is known; ctx only
+// stops further attempts.
+func (w *Watchdog) sendTopUp(ctx context.Context) sendResult {
+	b := &honourRetryAfter{next: w.opts.SendBackoff(), max: w.opts.MaxRetryAfter}
+	var r sendResult
+	_ = retry.Do(ctx, b, func(ctx context.Context) error {
+		r.attempts++
+		r.err = w.api.TopUp(context.WithoutCancel(ctx))
+		r.outcome = outcomeOf(r.err)
+		if r.outcome == ledger.NotSent {
+			b.wait = retryAfter(r.err)
+			return retry.RetryableError(r.err)
+		}
+		return r.err
+	})
+	if r.attempts == 0 { // ctx ended before the first attempt
+		r.outcome, r.err = ledger.NotSent, context.Cause(ctx)
+	}
+	return r
+}
+
+// outcomeOf applies the contract's rule 5 to one attempt's error.
+func outcomeOf(err error) ledger.Outcome {
+	if err == nil {
+		return ledger.Succeeded
+	}
+	e, ok := vonage.AsError(err)
+	if !ok {
+		return ledger.Unknown
+	}
+	switch {
+	case e.Kind == vonage.KindRateLimited:
+		return ledger.NotSent
+	case e.Kind == vonage.KindAuthFailed, e.Kind == vonage.KindAutoReloadDisabled, e.Kind == vonage.KindClient:
+		return ledger.Rejected
+	case !e.Sent:
+		return ledger.NotSent
+	default:
+		return ledger.Unknown
+	}
+}
+
+// honourRetryAfter waits at least the server's Retry-After before the next
+// attempt, and gives up when the server asks for longer than max.
+type honourRetryAfter struct {
+	next retry.Backoff
+	max  time.Duration
+	wait time.Duration // set by the attempt that got a Retry-After
+}
+
+func (h *honourRetryAfter) Next() (time.Duration, bool) {
+	wait := h.wait
+	h.wait = 0
+	if wait > h.max {
+		return 0, true
+	}
+	d, stop := h.next.Next()
+	if stop {
+		return 0, true
+	}
+	return max(d, wait), false
+}
+
+// errorText is err's text, or "" for nil.
+func errorText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// isAuthFailure reports whether Vonage rejected the credentials.
+func isAuthFailure(err error) bool {
+	e, ok := vonage.AsError(err)
+	return ok && e.Kind == vonage.KindAuthFailed
+}
+
+// isAutoReloadDisabled reports whether Vonage answered "not auto-reload enabled".
+func isAutoReloadDisabled(err error) bool {
+	e, ok := vonage.AsError(err)
+	return ok && e.Kind == vonage.KindAutoReloadDisabled
+}

@@ -1,0 +1,208 @@
+// Package watchdog owns one check of the account: read the balance, decide
+// with the policy, claim the top-up in the ledger, send it, record its
+// outcome, and log every step. It also runs checks on a cron schedule.
+//
+// The interfaces it needs (Vonage, Ledger, Observer) are declared here, with
+// their consumer; internal/vonage and internal/ledger implement them.
+package watchdog
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"sync"
+	"time"
+
+	"github.com/sethvargo/go-retry"
+	"go.uber.org/zap"
+
+	"github.com/topup-watchdog/topup-watchdog/internal/ledger"
+	"github.com/topup-watchdog/topup-watchdog/internal/vonage"
+	"github.com/topup-watchdog/topup-watchdog/policy"
+)
+
+// Vonage is the account API, one attempt per call.
+type Vonage interface {
+	GetBalance(ctx context.Context) (vonage.Balance, error)
+	TopUp(ctx context.Context) error
+}
+
+// Ledger is the durable record of top-ups. Update applies fn to a copy of the
+// state and makes the result durable before it returns nil.
+type Ledger interface {
+	View(ctx context.Context) (ledger.State, error)
+	Update(ctx context.Context, fn func(*ledger.State) error) error
+}
+
+// Options configure a Watchdog. Settings is required; the rest have defaults.
+type Options struct {
+	Settings policy.Settings
+	// DryRun decides and logs, and never sends a top-up.
+	DryRun bool
+	Log    *zap.Logger
+	// Observer is told of every event; nil means nobody.
+	Observer Observer
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// NewID returns a fresh intent id; nil means 16 random hex digits.
+	NewID func() string
+	// ReadBackoff and SendBackoff build the retry schedule of one balance
+	// read and of one top-up. go-retry backoffs are stateful: each call must
+	// return a new one. nil means DefaultBackoff.
+	ReadBackoff func() retry.Backoff
+	SendBackoff func() retry.Backoff
+	// MaxRetryAfter is the longest Retry-After honoured; a longer one ends
+	// the retries. 0 means 30s.
+	MaxRetryAfter time.Duration
+	// RepeatEvery is how often an identical failure is logged again while it
+	// repeats; 0 means 5 minutes.
+	RepeatEvery time.Duration
+}
+
+// DefaultBackoff is exponential from 250ms with 20% jitter, at most 4
+// retries and 20s in all.
+func DefaultBackoff() retry.Backoff {
+	b := retry.NewExponential(250 * time.Millisecond)
+	b = retry.WithJitterPercent(20, b)
+	b = retry.WithMaxRetries(4, b)
+	return retry.WithMaxDuration(20*time.Second, b)
+}
+
+// Watchdog runs checks. Checks are serialised: a second Check waits for the
+// first.
+type Watchdog struct {
+	api    Vonage
+	ledger Ledger
+	opts   Options
+	log    *zap.Logger
+
+	mu       sync.Mutex // one check at a time
+	failures failureLog
+}
+
+// New returns a Watchdog over api and l.
+func New(api Vonage, l Ledger, o Options) *Watchdog {
+	if o.Log == nil {
+		o.Log = zap.NewNop()
+	}
+	if o.Observer == nil {
+		o.Observer = ObserverFunc(func(Event) {})
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.NewID == nil {
+		o.NewID = randomID
+	}
+	if o.ReadBackoff == nil {
+		o.ReadBackoff = DefaultBackoff
+	}
+	if o.SendBackoff == nil {
+		o.SendBackoff = DefaultBackoff
+	}
+	if o.MaxRetryAfter == 0 {
+		o.MaxRetryAfter = 30 * time.Second
+	}
+	if o.RepeatEvery == 0 {
+		o.RepeatEvery = 5 * time.Minute
+	}
+	return &Watchdog{api: api, ledger: l, opts: o, log: o.Log,
+		failures: failureLog{every: o.RepeatEvery}}
+}
+
+func randomID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails on Linux; a zero id is still unique enough with the time
+	return hex.EncodeToString(b[:])
+}
+
+// Check runs one check: read the balance, reconcile earlier top-ups, decide,
+// and send a top-up when the policy says so.
+func (w *Watchdog) Check(ctx context.Context) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.opts.Observer.Observe(CheckStarted{At: w.opts.Now()})
+
+	bal, attempts, err := w.readBalance(ctx)
+	if err != nil {
+		w.checkFailed(ctx, err, attempts)
+		return
+	}
+	w.checkSucceeded()
+
+	c, err := w.decide(ctx, bal)
+	if err != nil {
+		return
+	}
+	if c.intent != nil {
+		w.send(ctx, *c.intent)
+	}
+}
+
+// claim is what one check decided under the ledger's lock.
+type claim struct {
+	decision    policy.Decision
+	intent      *ledger.Record
+	confirmed   []ledger.Record
+	unconfirmed []ledger.Record
+	windowOpen  bool
+}
+
+// decide reconciles earlier top-ups with the balance read, applies the policy
+// and, when it wants a top-up, writes the intent. It all happens in one
+// ledger update, so the claim is durable before anything is sent.
+func (w *Watchdog) decide(ctx context.Context, bal vonage.Balance) (claim, error) {
+	now := w.opts.Now()
+	s := w.opts.Settings
+	var c claim
+	err := w.ledger.Update(ctx, func(st *ledger.State) error {
+		c = claim{}
+		c.confirmed, c.unconfirmed = reconcile(st, bal, now, s.Window)
+		c.decision = policy.Decide(s, policy.Input{
+			Balance: bal.Value, AutoReload: bal.AutoReload, Now: now,
+			Refilling: st.Refilling, TopUps: st.PolicyTopUps(),
+		})
+		st.Refilling = c.decision.Refilling
+		if c.decision.Action == policy.ActionTopUp && !w.opts.DryRun {
+			r := ledger.Record{ID: w.opts.NewID(), At: now, BalanceBefore: bal.Value, Outcome: ledger.Pending}
+			st.TopUps = append(st.TopUps, r)
+			c.intent = &r
+		}
+		st.Prune(now.Add(-retention(s.Window)))
+		c.windowOpen = policy.WindowOpen(st.PolicyTopUps(), now, s.Window)
+		return nil
+	})
+	if err != nil {
+		w.ledgerFailed(now, err, c.decision.Action == policy.ActionTopUp && !w.opts.DryRun)
+		return claim{}, err
+	}
+	w.reportClaim(now, bal, c)
+	return c, nil
+}
+
+// retention is how long finished records are kept: longer than every span the
+// policy looks back over.
+func retention(window time.Duration) time.Duration {
+	return 2 * max(policy.Day, window)
+}
+
+// reconcile confirms the top-ups whose credit shows in bal, and marks those
+// whose window ended without a credit.
+func reconcile(st *ledger.State, bal vonage.Balance, now time.Time, window time.Duration) (confirmed, unconfirmed []ledger.Record) {
+	for i := range st.TopUps {
+		r := &st.TopUps[i]
+		if !r.MayHaveReached() || r.Confirmed() || now.Before(r.At) {
+			continue
+		}
+		switch {
+		case bal.Value.GreaterThan(r.BalanceBefore):
+			r.ConfirmedAt = now
+			r.BalanceAfter.Decimal, r.BalanceAfter.Valid = bal.Value, true
+			confirmed = append(confirmed, *r)
+		case !r.Expired && now.Sub(r.At) >= window:
+			r.Expired = true
+			unconfirmed = append(unconfirmed, *r)
+		}
+	}
+	return confirmed, unconfirmed
+}
