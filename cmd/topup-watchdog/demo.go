@@ -89,7 +89,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	tally := &demoTally{outcomes: map[ledger.Outcome]int{}}
 	fmt.Fprintf(e.stdout, "Demo: a simulated account on %s; Ctrl-C stops it.\n\n", ln.Addr())
 	start := time.Now()
-	if err := watchWith(ctx, cfg, e.stdout, tally); err != nil {
+	if err := watchWith(ctx, cfg, e.stdout, hooks{observers: []watchdog.Observer{tally}}); err != nil {
 		return err
 	}
 	tally.print(e.stdout, time.Since(start), acct, cfg.Threshold)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // CRON_TZ in an image without zoneinfo
 )
 
 func main() {

@@ -63,8 +63,8 @@ type command struct {
 // env is what a command may use of the process: its environment and output.
 type env struct {
 	lookupenv func(string) (string, bool)
-	stdout io.Writer
-	stderr io.Writer
+	stdout    io.Writer
+	stderr    io.Writer
 }
 
 func commands() []command {

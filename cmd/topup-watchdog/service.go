@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"sync"
 	"time"
 
@@ -39,10 +40,11 @@ func newLogger(cfg config.Config, out io.Writer) *zap.Logger {
 }
 
 // newClient builds the Vonage client for cfg.
-func newClient(cfg config.Config, observe func(endpoint, code string, d time.Duration)) (*vonage.Client, error) {
+func newClient(cfg config.Config, observe func(endpoint, code string, d time.Duration), transport http.RoundTripper) (*vonage.Client, error) {
 	return vonage.New(vonage.Options{
 		BaseURL: cfg.BaseURL, APIKey: cfg.APIKey, APISecret: cfg.APISecret, TRX: cfg.TRX,
 		Auth: cfg.Auth, Timeout: cfg.RequestTimeout, UserAgent: userAgent(), Observe: observe,
+		Transport: transport,
 	})
 }
 
@@ -53,10 +55,10 @@ func settings(cfg config.Config) policy.Settings {
 
 // newService opens the ledger and wires the watchdog, its probes, metrics and
 // notifications. The caller closes it.
-func newService(cfg config.Config, log *zap.Logger, extra ...watchdog.Observer) (*service, error) {
+func newService(cfg config.Config, log *zap.Logger, h hooks) (*service, error) {
 	s := &service{cfg: cfg, log: log}
 	m := metrics.New(cfg.Threshold, cfg.Target)
-	client, err := newClient(cfg, m.ObserveRequest)
+	client, err := newClient(cfg, m.ObserveRequest, crashTransportFor(h.crash))
 	if err != nil {
 		return nil, fmt.Errorf("set up vonage client: %w", err)
 	}
@@ -75,16 +77,24 @@ func newService(cfg config.Config, log *zap.Logger, extra ...watchdog.Observer) 
 	})
 	s.watchdog = watchdog.New(client, s.ledger, watchdog.Options{
 		Settings: settings(cfg), DryRun: cfg.DryRun, Log: log,
-		Observer: append(watchdog.Observers{m, health, s.notifier}, extra...),
+		Observer:   append(watchdog.Observers{m, health, s.notifier}, h.observers...),
+		CrashPoint: crashHook(h.crash),
 	})
 	return s, nil
 }
 
-// scheduleInterval is the time between two checks of cfg's schedule, from
-// now: what the liveness probe allows three of.
+// scheduleInterval is the longest gap between two of the next checks of
+// cfg's schedule: what the liveness probe allows three of. A cron schedule
+// need not be regular ("0 9,17 * * *"), so one gap is not enough.
 func scheduleInterval(cfg config.Config) time.Duration {
-	first := cfg.Schedule.Next(time.Now())
-	return cfg.Schedule.Next(first).Sub(first)
+	var longest time.Duration
+	at := cfg.Schedule.Next(time.Now())
+	for range 32 {
+		next := cfg.Schedule.Next(at)
+		longest = max(longest, next.Sub(at))
+		at = next
+	}
+	return longest
 }
 
 // run runs checks until ctx ends, with the HTTP server and the notifier

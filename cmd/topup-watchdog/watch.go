@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	"go.uber.org/zap"
 
@@ -25,18 +27,30 @@ func runWatchdog(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	return watchWith(ctx, cfg, e.stdout)
+	crash := crashAt(e.lookupenv)
+	if crash != "" && !slices.Contains(crashPoints(), crash) {
+		return &config.Errors{Problems: []string{fmt.Sprintf("%s: not one of %s: %q",
+			crashEnv, strings.Join(crashPoints(), ", "), crash)}}
+	}
+	return watchWith(ctx, cfg, e.stdout, hooks{crash: crash})
 }
 
-// watchWith is the long-running watchdog for cfg, logging to out and telling
-// extra observers of every event.
-func watchWith(ctx context.Context, cfg config.Config, out io.Writer, extra ...watchdog.Observer) error {
+// hooks are what the demo and the tests add to a watchdog.
+type hooks struct {
+	// observers are told of every event, after the built-in ones.
+	observers []watchdog.Observer
+	// crash is the step at which the process kills itself (crashEnv).
+	crash string
+}
+
+// watchWith is the long-running watchdog for cfg, logging to out.
+func watchWith(ctx context.Context, cfg config.Config, out io.Writer, h hooks) error {
 	log := newLogger(cfg, out)
 	defer func() { _ = log.Sync() }()
 	v, c := buildVersion()
 	log.Info("starting", append([]zap.Field{zap.String("version", v), zap.String("commit", c)}, cfg.LogFields()...)...)
 
-	s, err := newService(cfg, log, extra...)
+	s, err := newService(cfg, log, h)
 	if err != nil {
 		log.Error("cannot start", zap.Error(err))
 		return err
@@ -73,7 +87,7 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	client, err := newClient(cfg, nil)
+	client, err := newClient(cfg, nil, nil)
 	if err != nil {
 		return fmt.Errorf("set up vonage client: %w", err)
 	}

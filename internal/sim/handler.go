@@ -19,7 +19,8 @@ const (
 const maxFormBytes = 64 << 10
 
 // Handler serves GET /account/get-balance, POST /account/top-up and the
-// control endpoints under /_sim/ (see control.go).
+// control endpoints under /_sim/ (listed at serveControl; they are not
+// counted in Stats).
 //
 // Credentials: an "Authorization: Basic" header is judged alone when present;
 // otherwise the api_key and api_secret query parameters are. A top-up's trx
@@ -147,6 +148,9 @@ func equal(got, want string) bool {
 // that the server notices when the client goes away.
 func readTRX(w http.ResponseWriter, r *http.Request) (trx string, inQuery bool) {
 	inQuery = r.URL.Query().Has("trx")
+	if r.Body == nil {
+		return "", inQuery
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		return "", inQuery
@@ -214,7 +218,7 @@ func (a *Account) recordTopUp(c *call, now time.Time, res Result, status int) {
 	switch res {
 	case ResultApplied:
 		t.Applied, t.Amount, t.CreditAt = true, a.topUpAmount, now.Add(a.creditDelay)
-		a.addEvent(t.CreditAt, a.topUpAmount, eventCredit)
+		a.addEvent(t.CreditAt, a.topUpAmount)
 		a.stats.TopUpsApplied++
 	case ResultNotProcessed:
 	default:

@@ -10,33 +10,24 @@ import (
 // balancePlaces is how many decimal places Vonage reports.
 const balancePlaces = 8
 
-type eventKind int
-
-const (
-	eventBurst eventKind = iota + 1
-	eventCredit
-	eventAdjust
-)
-
 // event is a jump of the balance at an instant: a burst, the credit of a
 // top-up, or SetBalance/Drain. Between events the balance falls linearly at
 // the drain rate, so the whole history is known exactly from the events.
 type event struct {
 	at    time.Time
 	delta decimal.Decimal
-	kind  eventKind
 }
 
 // addEvent inserts e after every event at the same instant or earlier. The
 // caller holds a.mu.
-func (a *Account) addEvent(at time.Time, delta decimal.Decimal, kind eventKind) {
+func (a *Account) addEvent(at time.Time, delta decimal.Decimal) {
 	i, _ := slices.BinarySearchFunc(a.events, at, func(e event, t time.Time) int {
 		if e.at.After(t) {
 			return 1
 		}
 		return -1
 	})
-	a.events = slices.Insert(a.events, i, event{at: at, delta: delta, kind: kind})
+	a.events = slices.Insert(a.events, i, event{at: at, delta: delta})
 }
 
 // balanceAt is the exact balance at t: the starting balance, less the drain
@@ -140,7 +131,9 @@ func (a *Account) TimeBelow(threshold decimal.Decimal) time.Duration {
 }
 
 // BelowSince reports whether the balance is strictly below threshold now and,
-// if it is, since when it has been without a break. Computed from the model.
+// if it is, since when it has been without a break: the instant the drain
+// took it to the threshold, or the instant of the burst or adjustment that
+// took it below. Computed from the model.
 func (a *Account) BelowSince(threshold decimal.Decimal) (since time.Time, below bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()

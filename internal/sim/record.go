@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"slices"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -111,7 +110,7 @@ func (a *Account) statsLocked() Stats {
 func (a *Account) TopUps() []TopUp {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return slices.Clone(a.topUps)
+	return append([]TopUp{}, a.topUps...)
 }
 
 // Wait blocks until cond holds for the stats, or ctx ends. cond is called

@@ -15,6 +15,7 @@ func (w *Watchdog) send(ctx context.Context, intent ledger.Record) {
 	start := w.opts.Now()
 	res := w.sendTopUp(ctx)
 	end := w.opts.Now()
+	w.opts.CrashPoint(CrashAfterAnswer)
 
 	err := w.ledger.Update(context.WithoutCancel(ctx), func(st *ledger.State) error {
 		r := st.Find(intent.ID)

@@ -57,7 +57,18 @@ type Options struct {
 	// RepeatEvery is how often an identical failure is logged again while it
 	// repeats; 0 means 5 minutes.
 	RepeatEvery time.Duration
+	// CrashPoint, if set, is called at each named step of a top-up (the
+	// CrashBefore... constants), so a test can stop the process there.
+	CrashPoint func(point string)
 }
+
+// The steps of a top-up where Options.CrashPoint is called. The step between
+// the request and its answer belongs to the HTTP transport; see cmd.
+const (
+	CrashBeforeIntent = "before_intent"
+	CrashAfterIntent  = "after_intent"
+	CrashAfterAnswer  = "after_answer"
+)
 
 // DefaultBackoff is exponential from 250ms with 20% jitter, at most 4
 // retries and 20s in all.
@@ -106,6 +117,9 @@ func New(api Vonage, l Ledger, o Options) *Watchdog {
 	if o.RepeatEvery == 0 {
 		o.RepeatEvery = 5 * time.Minute
 	}
+	if o.CrashPoint == nil {
+		o.CrashPoint = func(string) {}
+	}
 	return &Watchdog{api: api, ledger: l, opts: o, log: o.Log,
 		failures: failureLog{every: o.RepeatEvery}}
 }
@@ -135,6 +149,7 @@ func (w *Watchdog) Check(ctx context.Context) {
 		return
 	}
 	if c.intent != nil {
+		w.opts.CrashPoint(CrashAfterIntent)
 		w.send(ctx, *c.intent)
 	}
 }
@@ -167,6 +182,7 @@ func (w *Watchdog) decide(ctx context.Context, bal vonage.Balance) (claim, error
 			r := ledger.Record{ID: w.opts.NewID(), At: now, BalanceBefore: bal.Value, Outcome: ledger.Pending}
 			st.TopUps = append(st.TopUps, r)
 			c.intent = &r
+			w.opts.CrashPoint(CrashBeforeIntent) // decided, not yet durable
 		}
 		st.Prune(now.Add(-retention(s.Window)))
 		c.windowOpen = policy.WindowOpen(st.PolicyTopUps(), now, s.Window)
