@@ -57,9 +57,13 @@ func watchWith(ctx context.Context, cfg config.Config, out io.Writer, h hooks) e
 	}
 	defer s.close()
 
-	stopping := context.AfterFunc(ctx, func() { log.Info("stopping") })
-	defer stopping()
-	if err := s.run(ctx); err != nil {
+	logged := make(chan struct{})
+	stopping := context.AfterFunc(ctx, func() { log.Info("stopping"); close(logged) })
+	err = s.run(ctx)
+	if !stopping() { // the stop was logged, or is being logged: keep the order
+		<-logged
+	}
+	if err != nil {
 		log.Error("stopped with an error", zap.Error(err))
 		return err
 	}
