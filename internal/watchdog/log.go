@@ -18,6 +18,7 @@ const (
 	msgCheckFailed      = "check failed"
 	msgCheckRecovered   = "check recovered"
 	msgLedgerFailed     = "ledger write failed"
+	msgCheckInterrupted = "check interrupted"
 )
 
 // The field names of the log lines.
@@ -96,7 +97,7 @@ func (w *Watchdog) ledgerFailed(now time.Time, err error, wanted bool) {
 func (w *Watchdog) checkFailed(ctx context.Context, err error, attempts int) {
 	now := w.opts.Now()
 	if ctx.Err() != nil { // shutting down: the read was cut short, not failed
-		w.log.Debug(msgCheckFailed, zap.Error(err), zap.Int(fieldAttempts, attempts))
+		w.log.Debug(msgCheckInterrupted, zap.Error(err), zap.Int(fieldAttempts, attempts))
 		return
 	}
 	n, repeated, logIt := w.failures.record(now, err.Error())

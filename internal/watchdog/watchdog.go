@@ -189,6 +189,10 @@ func (w *Watchdog) decide(ctx context.Context, bal vonage.Balance) (claim, error
 		return nil
 	})
 	if err != nil {
+		if ctx.Err() != nil { // shutting down: the check was cut short, nothing failed
+			w.log.Debug(msgCheckInterrupted, zap.Error(err))
+			return claim{}, err
+		}
 		w.ledgerFailed(now, err, c.decision.Action == policy.ActionTopUp && !w.opts.DryRun)
 		return claim{}, err
 	}
