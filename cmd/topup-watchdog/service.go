@@ -35,7 +35,8 @@ type service struct {
 
 // newLogger builds the logger for cfg, scrubbing the secrets from every line.
 func newLogger(cfg config.Config, out io.Writer) *zap.Logger {
-	redact := vonage.NewRedactor(cfg.APISecret, cfg.TRX, cfg.NotifyURL)
+	secrets := vonage.Options{APIKey: cfg.APIKey, APISecret: cfg.APISecret, TRX: cfg.TRX}.Secrets()
+	redact := vonage.NewRedactor(append(secrets, cfg.NotifyURL)...)
 	return logging.New(out, cfg.LogLevel, cfg.LogFormat, redact)
 }
 

@@ -10,8 +10,8 @@ import (
 // DefaultUserAgent is sent when Options.UserAgent is empty.
 const DefaultUserAgent = "topup-watchdog"
 
-// validate reports every problem of o at once, one error per field, each
-// naming the field and never holding the value of a secret.
+// validate reports every problem of o at once in one line, each naming the
+// field and never holding the value of a secret.
 func (o Options) validate() error {
 	var errs []error
 	if _, err := parseBaseURL(o.BaseURL); err != nil {
@@ -34,8 +34,14 @@ func (o Options) validate() error {
 	if strings.IndexFunc(o.UserAgent, isControl) >= 0 {
 		errs = append(errs, errors.New("invalid UserAgent: contains a control character"))
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("check vonage options: %w", err)
+	var problems []string
+	for _, err := range errs {
+		if err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("check vonage options: %s", strings.Join(problems, "; "))
 	}
 	return nil
 }

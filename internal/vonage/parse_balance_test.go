@@ -85,7 +85,7 @@ func balanceXMLCases() []balanceCase {
   <autoReload>false</autoReload>
 </accountBalance>`, value: "10.171275"},
 		{name: "text/xml", contentType: "text/xml; charset=UTF-8",
-			body: `<accountBalance><value>-2.5</value><autoReload>true</autoReload></accountBalance>`,
+			body:  `<accountBalance><value>-2.5</value><autoReload>true</autoReload></accountBalance>`,
 			value: "-2.5", autoReload: true},
 		{name: "XML error-code 401", contentType: ctXML,
 			body: `<accountBalance><error-code>401</error-code><error-code-label>authentication failed</error-code-label></accountBalance>`,

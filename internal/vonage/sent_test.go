@@ -134,14 +134,27 @@ func TestNotSentWhenCancelledWhileConnecting(t *testing.T) {
 	}
 }
 
-// hangingFake accepts requests, tells arrived, and never answers.
+// hangingFake reads each request whole, tells arrived, and never answers:
+// it returns when the client goes away or the test ends. (The server only
+// notices a client going away once the request body has been read.)
 func hangingFake(t *testing.T) (*fakeVonage, <-chan struct{}) {
 	arrived := make(chan struct{}, 1)
-	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
-		arrived <- struct{}{}
-		<-r.Context().Done()
-	})
+	f := newFake(t, hangUntilGone(t, arrived))
 	return f, arrived
+}
+
+// hangUntilGone is a handler that never answers; see hangingFake.
+func hangUntilGone(t *testing.T, arrived chan<- struct{}) http.HandlerFunc {
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	return func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		arrived <- struct{}{}
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}
 }
 
 func TestSentWhenTheAnswerTimesOut(t *testing.T) {

@@ -109,10 +109,11 @@ func http2Fake(t *testing.T, h http.HandlerFunc) (*httptest.Server, http.RoundTr
 
 func TestSentOverHTTP2(t *testing.T) {
 	protos := make(chan int, 2)
+	hang := hangUntilGone(t, make(chan struct{}, 1))
 	srv, tr := http2Fake(t, func(w http.ResponseWriter, r *http.Request) {
 		protos <- r.ProtoMajor
 		if r.URL.Path == PathTopUp {
-			<-r.Context().Done()
+			hang(w, r)
 			return
 		}
 		answerFor(EndpointGetBalance)(w, r)
