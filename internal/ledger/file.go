@@ -143,12 +143,14 @@ func (f *File) Update(ctx context.Context, fn func(*State) error) error {
 	if err := fn(&next); err != nil {
 		return err
 	}
+	// Most checks change nothing: compare the encoding before the dearer
+	// validation and read-back that a write needs.
+	if data, err := encode(next); err == nil && f.synced && bytes.Equal(data, f.data) {
+		return nil
+	}
 	data, saved, err := prepare(next)
 	if err != nil {
 		return fmt.Errorf("update ledger %s: %w", f.path, err)
-	}
-	if f.synced && bytes.Equal(data, f.data) {
-		return nil
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("update ledger %s: %w", f.path, err)
