@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	_ "time/tzdata" // CRON_TZ in an image without zoneinfo
 )
 
 func main() {
