@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/topup-watchdog/topup-watchdog/internal/watchdog"
@@ -48,15 +51,20 @@ func crashHook(step string) func(string) {
 	}
 }
 
-// crashTransport kills the process once a top-up request has been written,
-// before its answer is read.
-type crashTransport struct{ base http.RoundTripper }
+// crashTransport kills the process once a top-up request has left it,
+// before its answer is read. httptrace's WroteRequest fires when the request
+// is in the transport's write buffer, not yet on the wire: it only arms the
+// connection, which dies after its next write, the flush.
+type crashTransport struct {
+	base  http.RoundTripper
+	armed *atomic.Bool
+}
 
 func (t crashTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if strings.HasSuffix(req.URL.Path, "/account/top-up") {
 		trace := &httptrace.ClientTrace{WroteRequest: func(info httptrace.WroteRequestInfo) {
 			if info.Err == nil {
-				die()
+				t.armed.Store(true)
 			}
 		}}
 		req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
@@ -64,10 +72,34 @@ func (t crashTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.base.RoundTrip(req)
 }
 
+// crashConn dies after the write that follows an armed WroteRequest.
+type crashConn struct {
+	net.Conn
+	armed *atomic.Bool
+}
+
+func (c crashConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if c.armed.Load() {
+		die()
+	}
+	return n, err
+}
+
 // crashTransportFor returns the transport for step, or nil for the default.
 func crashTransportFor(step string) http.RoundTripper {
 	if step != crashAfterSend {
 		return nil
 	}
-	return crashTransport{base: http.DefaultTransport.(*http.Transport).Clone()}
+	armed := new(atomic.Bool)
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	dial := base.DialContext
+	base.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return crashConn{Conn: conn, armed: armed}, nil
+	}
+	return crashTransport{base: base, armed: armed}
 }

@@ -207,11 +207,13 @@ func retention(window time.Duration) time.Duration {
 }
 
 // reconcile confirms the top-ups whose credit shows in bal, and marks those
-// whose window ended without a credit.
+// whose window ended without a credit. A top-up already marked so is not
+// confirmed later: a credit after its window is taken for the newer top-up
+// it let through, not credited twice.
 func reconcile(st *ledger.State, bal vonage.Balance, now time.Time, window time.Duration) (confirmed, unconfirmed []ledger.Record) {
 	for i := range st.TopUps {
 		r := &st.TopUps[i]
-		if !r.MayHaveReached() || r.Confirmed() || now.Before(r.At) {
+		if !r.MayHaveReached() || r.Confirmed() || r.Expired || now.Before(r.At) {
 			continue
 		}
 		switch {
@@ -219,7 +221,7 @@ func reconcile(st *ledger.State, bal vonage.Balance, now time.Time, window time.
 			r.ConfirmedAt = now
 			r.BalanceAfter.Decimal, r.BalanceAfter.Valid = bal.Value, true
 			confirmed = append(confirmed, *r)
-		case !r.Expired && now.Sub(r.At) >= window:
+		case now.Sub(r.At) >= window:
 			r.Expired = true
 			unconfirmed = append(unconfirmed, *r)
 		}

@@ -324,3 +324,24 @@ func TestRetryAfterIsHonouredAndBounded(t *testing.T) {
 		t.Error("a Retry-After beyond the maximum should end the retries")
 	}
 }
+
+func TestACreditAfterTheWindowConfirmsOnlyTheTopUpItLetThrough(t *testing.T) {
+	h := newHarness(t, "5")
+	h.api.creditLater = true
+	h.api.topUpErr = []error{vonageErr(vonage.KindServer, 500, true)} // not applied
+	h.check()
+	h.clock.Advance(15 * time.Minute)
+	h.check() // the first is marked unconfirmed, the second goes out
+	h.api.credit()
+	h.clock.Advance(time.Minute)
+	h.check()
+
+	conf := h.lines(msgTopUpConfirmed)
+	if len(conf) != 1 || conf[0].ContextMap()[fieldIntentID] != "intent-2" {
+		t.Fatalf("confirmations = %v, want intent-2 only", conf)
+	}
+	st, _ := h.ledger.View(context.Background())
+	if st.TopUps[0].Confirmed() || !st.TopUps[0].Expired || !st.TopUps[1].Confirmed() {
+		t.Errorf("ledger = %+v", st.TopUps)
+	}
+}

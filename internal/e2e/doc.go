@@ -1,0 +1,18 @@
+// Package e2e proves the watchdog's money-safety end to end: it builds the
+// real topup-watchdog binary, runs it as a child process against a simulated
+// Vonage account served in the test process (internal/sim), and checks the
+// account's own record of every request.
+//
+// The tests kill the binary with SIGKILL at each step of a top-up and restart
+// it on the same ledger (crash points), run it through random faults and
+// random restarts and then check the contract's invariants (fault storm),
+// give it a read-only, full or corrupt state folder (disk faults), and scan
+// every byte it writes, in all of them, for the API secret and the trx
+// reference (secret sweep).
+//
+// The package holds tests only: go test -race ./internal/e2e/ takes about 75
+// seconds, most of it the storm (20 seconds with -short). The disk-fault
+// tests mount tmpfs file systems, which needs root (CI has it); without it
+// they skip and say why. E2E_STORM_SEED replays a storm whose seed a run
+// logged, and E2E_STORM_VERBOSE=1 logs its timeline.
+package e2e
