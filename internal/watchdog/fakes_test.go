@@ -94,7 +94,8 @@ func (f *fakeVonage) sent() int {
 	return f.topUps
 }
 
-// memLedger keeps the state in memory; failNext makes the next Update fail.
+// memLedger keeps the state in memory; failNext makes the next Update fail
+// after fn ran, as a failed write does.
 type memLedger struct {
 	mu       sync.Mutex
 	state    ledger.State
@@ -112,12 +113,12 @@ func (m *memLedger) View(context.Context) (ledger.State, error) {
 func (m *memLedger) Update(_ context.Context, fn func(*ledger.State) error) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := m.failNext; err != nil {
-		m.failNext = nil
-		return err
-	}
 	c := m.state.Clone()
 	if err := fn(&c); err != nil {
+		return err
+	}
+	if err := m.failNext; err != nil { // the write fails, as File's would
+		m.failNext = nil
 		return err
 	}
 	m.state = c

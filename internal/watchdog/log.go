@@ -47,8 +47,9 @@ const (
 	fieldTopUpSent     = "topup_sent"
 )
 
-// reportClaim logs and reports what one check decided.
-func (w *Watchdog) reportClaim(now time.Time, bal vonage.Balance, c claim) {
+// reportReconciled logs and reports the top-ups a check confirmed, and
+// those whose window it saw end without a credit.
+func (w *Watchdog) reportReconciled(now time.Time, bal vonage.Balance, c claim) {
 	for _, r := range c.confirmed {
 		ev := TopUpConfirmed{At: now, IntentID: r.ID, BalanceBefore: r.BalanceBefore,
 			BalanceAfter: bal.Value, After: now.Sub(r.At)}
@@ -66,6 +67,10 @@ func (w *Watchdog) reportClaim(now time.Time, bal vonage.Balance, c claim) {
 		w.opts.Observer.Observe(TopUpUnconfirmed{At: now, IntentID: r.ID,
 			BalanceBefore: r.BalanceBefore, Outcome: r.Outcome})
 	}
+}
+
+// reportDecision logs and reports what one check decided.
+func (w *Watchdog) reportDecision(now time.Time, bal vonage.Balance, c claim) {
 	s := w.opts.Settings
 	d := c.decision
 	w.log.Info(msgDecision,

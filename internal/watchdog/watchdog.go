@@ -126,7 +126,7 @@ func New(api Vonage, l Ledger, o Options) *Watchdog {
 
 func randomID() string {
 	var b [8]byte
-	_, _ = rand.Read(b[:]) // never fails on Linux; a zero id is still unique enough with the time
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never returns an error
 	return hex.EncodeToString(b[:])
 }
 
@@ -193,10 +193,17 @@ func (w *Watchdog) decide(ctx context.Context, bal vonage.Balance) (claim, error
 			w.log.Debug(msgCheckInterrupted, zap.Error(err))
 			return claim{}, err
 		}
+		// The balance was read and, unless the ledger failed before fn ran,
+		// decided on: log the decision, then why nothing came of it.
+		// Confirmations wait for a ledger that can hold them.
+		if c.decision.Action != "" {
+			w.reportDecision(now, bal, c)
+		}
 		w.ledgerFailed(now, err, c.decision.Action == policy.ActionTopUp && !w.opts.DryRun)
 		return claim{}, err
 	}
-	w.reportClaim(now, bal, c)
+	w.reportReconciled(now, bal, c)
+	w.reportDecision(now, bal, c)
 	return c, nil
 }
 

@@ -252,6 +252,9 @@ func TestNothingIsSentWhenTheIntentCannotBeWritten(t *testing.T) {
 	if n := len(h.lines(msgLedgerFailed)); n != 1 {
 		t.Errorf("%d ledger lines, want 1", n)
 	}
+	if d := h.decisions(); len(d) != 1 || d[0] != "top_up/below_threshold" {
+		t.Errorf("decisions = %v: the check read a balance, its decision is logged", d)
+	}
 	h.check()
 	if h.api.sent() != 1 {
 		t.Error("no top-up once the ledger could be written again")
