@@ -380,7 +380,7 @@ func TestArtifactsComposeDemoTopsUpWithinAMinute(t *testing.T) {
 func composeSimAccount(t *testing.T, cf composeFile) (sim.Config, string) {
 	t.Helper()
 	var help bytes.Buffer
-	if err := run(context.Background(), []string{"sim", "--help"}, lookup(nil), &help, &help); !errors.Is(err, errHelp) {
+	if err := run(context.Background(), []string{"sim", "--help"}, lookup(nil), &help, &help); !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("sim --help: %v", err)
 	}
 	var cfg sim.Config

@@ -13,9 +13,12 @@ import (
 
 // The exit codes of the contract.
 const (
-	exitOK          = 0
-	exitFatal       = 1
-	exitBadConfig   = 2
+	exitOK        = 0
+	exitFatal     = 1
+	exitBadConfig = 2
+)
+
+const (
 	programName     = "topup-watchdog"
 	usageHeadline   = "usage: topup-watchdog [run|check|demo|sim|healthcheck|version] [flags]"
 	commandOverview = `Commands:
@@ -30,9 +33,6 @@ Configuration is read from the environment; see the README.
 Run 'topup-watchdog COMMAND --help' for a command's flags.`
 )
 
-// errHelp ends a run that printed help: exit 0.
-var errHelp = flag.ErrHelp
-
 // exitError carries an exit code for an error already printed.
 type exitError struct{ code int }
 
@@ -43,7 +43,7 @@ func exitCode(err error) int {
 	var ee exitError
 	var ce *config.Errors
 	switch {
-	case err == nil, errors.Is(err, errHelp):
+	case err == nil, errors.Is(err, flag.ErrHelp):
 		return exitOK
 	case errors.As(err, &ee):
 		return ee.code
@@ -115,7 +115,7 @@ func report(w io.Writer, err error) {
 	var ee exitError
 	var ce *config.Errors
 	switch {
-	case err == nil, errors.Is(err, errHelp), errors.As(err, &ee):
+	case err == nil, errors.Is(err, flag.ErrHelp), errors.As(err, &ee):
 	case errors.As(err, &ce):
 		fmt.Fprintf(w, "%s: bad configuration:\n", programName)
 		for _, p := range ce.Problems {
@@ -150,7 +150,7 @@ func hasFlags(fs *flag.FlagSet) bool {
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return errHelp
+			return flag.ErrHelp
 		}
 		return exitError{exitBadConfig}
 	}

@@ -7,12 +7,12 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/topup-watchdog/topup-watchdog/internal/clocktest"
 	"github.com/topup-watchdog/topup-watchdog/internal/watchdog"
 	"github.com/topup-watchdog/topup-watchdog/policy"
 )
@@ -23,24 +23,6 @@ const (
 )
 
 var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // running starts a Server on loopback and returns it with a function that
 // stops it and checks that Run returned nil.
@@ -139,20 +121,20 @@ func TestReadyzBeforeTheFirstReadSaysWhatFailed(t *testing.T) {
 
 func TestHealthzFollowsTheScheduler(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	c := &clock{t: t0}
-	h := NewHealth(interval, requestTimeout, c.now)
+	c := clocktest.New(t0)
+	h := NewHealth(interval, requestTimeout, c.Now)
 	s, stop := running(t, h, nil)
 	defer stop()
 
 	staleness := 3*interval + requestTimeout
-	c.advance(staleness)
+	c.Advance(staleness)
 	expect(t, s, "/healthz", 200, "alive")
-	c.advance(time.Second)
+	c.Advance(time.Second)
 	expect(t, s, "/healthz", 503, "not alive: no check started for 1m41s (allowed 1m40s)")
 
-	h.Observe(watchdog.CheckStarted{At: c.now()})
+	h.Observe(watchdog.CheckStarted{At: c.Now()})
 	expect(t, s, "/healthz", 200, "alive")
-	c.advance(staleness + time.Second)
+	c.Advance(staleness + time.Second)
 	expect(t, s, "/healthz", 503, "not alive: no check started for 1m41s (allowed 1m40s)")
 }
 
@@ -187,8 +169,8 @@ func TestRunFailsOnABusyAddress(t *testing.T) {
 
 func TestProbe(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	c := &clock{t: t0}
-	h := NewHealth(interval, requestTimeout, c.now)
+	c := clocktest.New(t0)
+	h := NewHealth(interval, requestTimeout, c.Now)
 	s, stop := running(t, h, nil)
 	defer stop()
 
@@ -198,7 +180,7 @@ func TestProbe(t *testing.T) {
 			t.Errorf("Probe(%q) while alive: %v", addr, err)
 		}
 	}
-	c.advance(time.Hour)
+	c.Advance(time.Hour)
 	err := Probe(context.Background(), s.Addr())
 	if err == nil || !strings.Contains(err.Error(), "/healthz answered 503: not alive") {
 		t.Errorf("Probe while not alive = %v, want the 503 and its reason", err)

@@ -7,12 +7,12 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/shopspring/decimal"
+	"github.com/topup-watchdog/topup-watchdog/internal/clocktest"
 	"go.uber.org/goleak"
 )
 
@@ -29,31 +29,13 @@ const (
 	testTRX    = "8ef2447e69604f642ae59363aa5f781b"
 )
 
-// fakeClock is a clock that moves only when told.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock {
-	return &fakeClock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+func newClock() *clocktest.Clock {
+	return clocktest.New(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
 }
 
 func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 
-func testConfig(clock *fakeClock) Config {
+func testConfig(clock *clocktest.Clock) Config {
 	return Config{
 		APIKey: testKey, APISecret: testSecret, TRX: testTRX,
 		Balance:     dec("10.171275"),

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/topup-watchdog/topup-watchdog/internal/clocktest"
 	"github.com/topup-watchdog/topup-watchdog/internal/ledger"
 	"github.com/topup-watchdog/topup-watchdog/internal/vonage"
 	"github.com/topup-watchdog/topup-watchdog/policy"
@@ -125,30 +126,12 @@ func (m *memLedger) Update(_ context.Context, fn func(*ledger.State) error) erro
 	return nil
 }
 
-// clock is a manual clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // harness is one watchdog over the fakes, with its log lines captured.
 type harness struct {
 	t      *testing.T
 	api    *fakeVonage
 	ledger *memLedger
-	clock  *clock
+	clock  *clocktest.Clock
 	logs   *observer.ObservedLogs
 	events []Event
 	w      *Watchdog
@@ -166,7 +149,7 @@ func newHarness(t *testing.T, balance string, edit ...func(*Options)) *harness {
 		t:      t,
 		api:    &fakeVonage{balance: eur(balance), autoReload: true, amount: eur("50")},
 		ledger: &memLedger{state: ledger.State{Version: ledger.SchemaVersion}},
-		clock:  &clock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)},
+		clock:  clocktest.New(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)),
 	}
 	h.opts = Options{
 		Settings: policy.Settings{Threshold: eur("10"), Target: eur("10"), Window: 15 * time.Minute, MaxPerDay: 5},

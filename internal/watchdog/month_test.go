@@ -36,6 +36,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/topup-watchdog/topup-watchdog/internal/clocktest"
 	"github.com/topup-watchdog/topup-watchdog/internal/ledger"
 	"github.com/topup-watchdog/topup-watchdog/internal/logging"
 	"github.com/topup-watchdog/topup-watchdog/internal/metrics"
@@ -114,7 +115,7 @@ func TestAMonthOfBurstyTrafficKeepsTheInvariants(t *testing.T) {
 type monthRig struct {
 	t        *testing.T
 	rng      *rand.Rand
-	clock    *fakeClock
+	clock    *clocktest.Clock
 	acct     *sim.Account
 	srv      *httptest.Server
 	path     string
@@ -138,7 +139,7 @@ type monthCrash string
 
 func newMonthRig(t *testing.T, seed uint64, days int) *monthRig {
 	r := &monthRig{t: t, rng: rand.New(rand.NewPCG(seed, 0x6d6f6e7468)),
-		clock: &fakeClock{now: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)},
+		clock: clocktest.New(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)),
 		path:  filepath.Join(t.TempDir(), "state.json"),
 		logs:  &monthBuffer{}, side: &monthBuffer{}, errs: &monthBuffer{}, crashes: map[string]int{}}
 	acct, err := sim.New(r.account(seed, days))
@@ -307,7 +308,7 @@ func (r *monthRig) observeErr(e watchdog.Event) {
 }
 
 // monthZapClock stamps the log lines with the fake time.
-type monthZapClock struct{ c *fakeClock }
+type monthZapClock struct{ c *clocktest.Clock }
 
 func (z monthZapClock) Now() time.Time                       { return z.c.Now() }
 func (monthZapClock) NewTicker(d time.Duration) *time.Ticker { return time.NewTicker(d) }

@@ -17,6 +17,7 @@ import (
 	"github.com/shopspring/decimal"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/topup-watchdog/topup-watchdog/internal/clocktest"
 	"github.com/topup-watchdog/topup-watchdog/internal/ledger"
 	"github.com/topup-watchdog/topup-watchdog/internal/logging"
 	"github.com/topup-watchdog/topup-watchdog/internal/sim"
@@ -32,30 +33,11 @@ const (
 	trx       = "8ef2447e69604f642ae59363aa5f781b"
 )
 
-// fakeClock is shared by the simulated account and the watchdog, so a
-// window of 15 minutes passes in a line of a test.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // rig is the real client, the real file ledger and a watchdog, against a
 // simulated account on loopback.
 type rig struct {
 	t        *testing.T
-	clock    *fakeClock
+	clock    *clocktest.Clock
 	acct     *sim.Account
 	srv      *httptest.Server
 	opts     rigOptions
@@ -91,7 +73,7 @@ func defaultAccount() sim.Config {
 
 func newRig(t *testing.T, acct sim.Config, edit ...func(*rigOptions)) *rig {
 	t.Helper()
-	r := &rig{t: t, clock: &fakeClock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)},
+	r := &rig{t: t, clock: clocktest.New(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)),
 		stateDir: t.TempDir(), logs: &syncBuffer{}}
 	r.opts = rigOptions{
 		settings: policy.Settings{Threshold: eur("10"), Target: eur("10"), Window: 15 * time.Minute, MaxPerDay: 5},
