@@ -22,7 +22,7 @@ func TestMain(m *testing.M) {
 func runOnce(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	out, errOut := newOutput(), newOutput()
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*waitLimit) // a demo runs 20 s by itself
 	defer cancel()
 	err := run(ctx, args, lookup(env), out, errOut)
 	return exitCode(err), out.String(), errOut.String()
