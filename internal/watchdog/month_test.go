@@ -12,7 +12,6 @@ package watchdog_test
 // TOPUP_MONTH_SEED=n runs another month; a failure names its seed.
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -119,10 +118,10 @@ type monthRig struct {
 	acct     *sim.Account
 	srv      *httptest.Server
 	path     string
-	logs     *monthBuffer // the watchdog's log lines
-	side     *monthBuffer // the notifier's log lines and the webhook bodies
-	errs     *monthBuffer // the text of every error the watchdog reported
-	ledgers  int          // bytes of ledger file swept
+	logs     *syncBuffer // the watchdog's log lines
+	side     *syncBuffer // the notifier's log lines and the webhook bodies
+	errs     *syncBuffer // the text of every error the watchdog reported
+	ledgers  int         // bytes of ledger file swept
 	metrics  *metrics.Metrics
 	notifier *notify.Notifier
 	stopHook func()
@@ -141,7 +140,7 @@ func newMonthRig(t *testing.T, seed uint64, days int) *monthRig {
 	r := &monthRig{t: t, rng: rand.New(rand.NewPCG(seed, 0x6d6f6e7468)),
 		clock: clocktest.New(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)),
 		path:  filepath.Join(t.TempDir(), "state.json"),
-		logs:  &monthBuffer{}, side: &monthBuffer{}, errs: &monthBuffer{}, crashes: map[string]int{}}
+		logs:  &syncBuffer{}, side: &syncBuffer{}, errs: &syncBuffer{}, crashes: map[string]int{}}
 	acct, err := sim.New(r.account(seed, days))
 	if err != nil {
 		t.Fatal(err)
@@ -495,28 +494,6 @@ func (r *monthRig) readLines(c *monthCheck, offset int) int {
 	}
 	return offset + len(lines)
 }
-
-// monthBuffer is a bytes.Buffer safe for concurrent writes that can be read
-// from an offset on, so that reading each check's lines is not quadratic.
-type monthBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *monthBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// From returns a copy of what was written from offset on.
-func (b *monthBuffer) From(offset int) []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.buf.Bytes()[offset:])
-}
-
-func (b *monthBuffer) Bytes() []byte { return b.From(0) }
 
 // sweep looks for the secret and the trx in everything written.
 func (r *monthRig) sweep(v *monthVerdict) {

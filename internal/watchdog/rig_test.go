@@ -183,7 +183,8 @@ func (r *rig) decisions() []string {
 
 func (r *rig) topUpRequests() int { return r.acct.Stats().TopUpRequests }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
+// syncBuffer is a bytes.Buffer safe for concurrent writes that can be read
+// from an offset on, so that reading each check's new lines is not quadratic.
 type syncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
@@ -195,11 +196,15 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) Bytes() []byte {
+// From returns a copy of what was written from offset on.
+func (b *syncBuffer) From(offset int) []byte {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return bytes.Clone(b.buf.Bytes())
+	return bytes.Clone(b.buf.Bytes()[offset:])
 }
+
+// Bytes returns a copy of everything written.
+func (b *syncBuffer) Bytes() []byte { return b.From(0) }
 
 // refuseDial makes the listed dials (counted from 1) go to a closed port, so
 // the kernel refuses them; the others reach the server. Keep-alives are off
