@@ -22,7 +22,7 @@ const demoSummary = `Runs the watchdog against a simulated Vonage account on loo
 settings: a check every 2s, a threshold of 20 EUR and a target of 40 EUR, an
 account that drains 0.5 EUR/s and loses 15 EUR in a burst after 5s, and
 top-ups of 25 EUR credited 3s after they are applied. No Vonage account and
-no configuration needed: the demo reads no environment variable. It runs
+no configuration needed: the demo reads none of the VONAGE_ and TOPUP_ variables. It runs
 until Ctrl-C or --duration, then prints a summary.`
 
 // demoEnv is the demo's configuration, read by the same code as the real one.
