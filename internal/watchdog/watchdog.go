@@ -197,6 +197,9 @@ func (w *Watchdog) decide(ctx context.Context, bal vonage.Balance) (claim, error
 		// decided on: log the decision, then why nothing came of it.
 		// Confirmations wait for a ledger that can hold them.
 		if c.decision.Action != "" {
+			if c.intent != nil { // the intent that would have opened the window is not written
+				c.windowOpen = false
+			}
 			w.reportDecision(now, bal, c)
 		}
 		w.ledgerFailed(now, err, c.decision.Action == policy.ActionTopUp && !w.opts.DryRun)

@@ -255,6 +255,9 @@ func TestNothingIsSentWhenTheIntentCannotBeWritten(t *testing.T) {
 	if d := h.decisions(); len(d) != 1 || d[0] != "top_up/below_threshold" {
 		t.Errorf("decisions = %v: the check read a balance, its decision is logged", d)
 	}
+	if m := h.lines(msgDecision)[0].ContextMap(); m[fieldWindowOpen] != false {
+		t.Errorf("window_open = %v for an intent that was never written", m[fieldWindowOpen])
+	}
 	h.check()
 	if h.api.sent() != 1 {
 		t.Error("no top-up once the ledger could be written again")
