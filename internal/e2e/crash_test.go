@@ -155,20 +155,7 @@ func (c *crash) restartWaitsOutTheWindow() {
 		c.t.Errorf("the restart sent a top-up at %s, inside the window of the crashed intent (%s to %s)",
 			tu.ReceivedAt.Format(time.StampMilli), intent.At.Format(time.StampMilli), windowEnd.Format(time.StampMilli))
 	}
-	blocked := 0
-	for _, d := range c.r.book.logs(c.p.n, "decision") {
-		at, _ := time.Parse(time.RFC3339Nano, d.str("ts"))
-		if !at.Before(windowEnd) {
-			break
-		}
-		blocked++
-		if d.str("action") != "blocked" || d.str("reason") != "window_open" {
-			c.t.Errorf("decision inside the window: %s, want blocked/window_open", d.text)
-		}
-	}
-	if blocked == 0 {
-		c.t.Errorf("no decision of the restart inside the window; decisions %v", decisions(c.r.book.logs(c.p.n, "decision")))
-	}
+	c.heldUntil(windowEnd, "the end of the crashed intent's window")
 	un := c.r.book.waitLines(c.t, waitLimit, c.p.n, "topup unconfirmed", 1)[0]
 	if un.str("intent_id") != intent.ID {
 		c.t.Errorf("topup unconfirmed line %s, want intent %s", un.text, intent.ID)
@@ -180,11 +167,29 @@ func (c *crash) restartWaitsOutTheWindow() {
 	c.confirmedThenQuiet(top.str("intent_id"))
 	for _, l := range c.r.book.logs(c.p.n, "topup confirmed") {
 		if l.str("intent_id") == intent.ID {
-			// Rule 6 as written: any later balance above an intent's
-			// balance before confirms it, even one whose window ended.
-			c.t.Logf("note: the new top-up's credit also confirmed the crashed intent %s, which never reached the account: %s",
+			c.t.Errorf("the new top-up's credit confirmed the crashed intent %s, whose window had ended: %s",
 				intent.ID, l.text)
 		}
+	}
+}
+
+// heldUntil asserts that the restart decided at least once before until,
+// and that every such decision was blocked by the open window.
+func (c *crash) heldUntil(until time.Time, what string) {
+	held := 0
+	for _, d := range c.r.book.logs(c.p.n, "decision") {
+		at, _ := time.Parse(time.RFC3339Nano, d.str("ts"))
+		if !at.Before(until) {
+			break
+		}
+		held++
+		if d.str("action") != "blocked" || d.str("reason") != "window_open" {
+			c.t.Errorf("decision before %s: %s, want blocked/window_open", what, d.text)
+		}
+	}
+	if held == 0 {
+		c.t.Errorf("no decision of the restart before %s at %s; decisions %v",
+			what, until.Format(time.StampMilli), decisions(c.r.book.logs(c.p.n, "decision")))
 	}
 }
 
@@ -195,20 +200,7 @@ func (c *crash) restartWaitsForTheCredit() {
 	intent := c.after.TopUps[0]
 	creditAt := c.r.acct.TopUps()[0].CreditAt
 	c.confirmedThenQuiet(intent.ID)
-	before := 0
-	for _, d := range c.r.book.logs(c.p.n, "decision") {
-		at, _ := time.Parse(time.RFC3339Nano, d.str("ts"))
-		if !at.Before(creditAt) {
-			break
-		}
-		before++
-		if d.str("action") != "blocked" || d.str("reason") != "window_open" {
-			c.t.Errorf("decision before the credit: %s, want blocked/window_open", d.text)
-		}
-	}
-	if before == 0 {
-		c.t.Errorf("no decision of the restart before the credit at %s: the credit did not lag", creditAt.Format(time.StampMilli))
-	}
+	c.heldUntil(creditAt, "the credit (it must lag)")
 	if n := len(c.r.book.logs(c.p.n, "topup")); n != 0 {
 		c.t.Errorf("the restart logged %d topup lines, want none", n)
 	}
