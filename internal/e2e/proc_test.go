@@ -240,8 +240,16 @@ func (p *proc) kill(t *testing.T) {
 }
 
 // stop sends SIGTERM and checks the clean stop of the contract: exit 0.
+//
+// It first waits for the process's first line: until main has installed its
+// signal handler, a SIGTERM ends any Go program with the default action
+// ("signal: terminated"), which is not the stop under test. A supervisor's
+// SIGTERM that early finds nothing opened and nothing to lose.
 func (p *proc) stop(t *testing.T) {
 	t.Helper()
+	p.book.waitFor(t, waitLimit, fmt.Sprintf("process %d's first line", p.n), func() bool {
+		return p.exited() || len(p.book.find(func(l line) bool { return l.proc == p.n })) > 0
+	})
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	// A check in flight may run a top-up to its timeout first.
 	st := p.wait(t, waitLimit)
