@@ -43,6 +43,22 @@ func get(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
+// getUntil polls url until ok holds for its answer, for up to 10 seconds,
+// and returns the last answer. The probes and metrics are observers, told of
+// a check after its log line is written (watchdog.Observer), so a line seen
+// on stdout can come a moment before the probe's answer changes.
+func getUntil(t *testing.T, url string, ok func(code int, body string) bool) (int, string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, body := get(t, url)
+		if ok(code, body) || time.Now().After(deadline) {
+			return code, body
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func TestMetricsAfterATopUp(t *testing.T) {
 	acct, srv := startAccount(t, testAccount("5", 500*time.Millisecond))
 	env := testEnv(t, srv.URL)
@@ -99,7 +115,7 @@ func TestReadinessFollowsTheBalanceReads(t *testing.T) {
 		t.Errorf("/readyz before the first read = %d %q", code, body)
 	}
 	r.stdout.waitFor(t, "a decision", func(o *output) bool { return o.count("decision") > 0 })
-	if code, body := get(t, "http://"+addr+"/readyz"); code != 200 {
+	if code, body := getUntil(t, "http://"+addr+"/readyz", func(code int, _ string) bool { return code == 200 }); code != 200 {
 		t.Errorf("/readyz after a read = %d %q", code, body)
 	}
 	if code, _ := get(t, "http://"+addr+"/healthz"); code != 200 {
@@ -111,7 +127,10 @@ func TestReadinessFollowsTheBalanceReads(t *testing.T) {
 	r = startRun(t, env)
 	addr = serverAddr(t, r)
 	r.stdout.waitFor(t, "a failed check", func(o *output) bool { return o.count("check failed") > 0 })
-	if code, body := get(t, "http://"+addr+"/readyz"); code != 503 || !strings.Contains(body, "rejected the credentials") {
+	rejected := func(code int, body string) bool {
+		return code == 503 && strings.Contains(body, "rejected the credentials")
+	}
+	if code, body := getUntil(t, "http://"+addr+"/readyz", rejected); !rejected(code, body) {
 		t.Errorf("/readyz with a wrong secret = %d %q", code, body)
 	}
 }
