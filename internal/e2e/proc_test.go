@@ -247,15 +247,21 @@ func (p *proc) kill(t *testing.T) {
 // SIGTERM that early finds nothing opened and nothing to lose.
 func (p *proc) stop(t *testing.T) {
 	t.Helper()
-	p.book.waitFor(t, waitLimit, fmt.Sprintf("process %d's first line", p.n), func() bool {
-		return p.exited() || len(p.book.find(func(l line) bool { return l.proc == p.n })) > 0
-	})
+	p.waitFirstLine(t)
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	// A check in flight may run a top-up to its timeout first.
 	st := p.wait(t, waitLimit)
 	if st.ExitCode() != 0 {
 		t.Fatalf("process %d: %v after SIGTERM, want exit 0; last output:\n%s", p.n, st, p.book.tail(20))
 	}
+}
+
+// waitFirstLine waits until the process has written a line or ended.
+func (p *proc) waitFirstLine(t *testing.T) {
+	t.Helper()
+	p.book.waitFor(t, waitLimit, fmt.Sprintf("process %d's first line", p.n), func() bool {
+		return p.exited() || len(p.book.find(func(l line) bool { return l.proc == p.n })) > 0
+	})
 }
 
 // signalOf returns the signal that ended the process, if one did.

@@ -28,9 +28,7 @@ func TestStopDuringStartup(t *testing.T) {
 	})
 	for i := range 12 {
 		p := r.start(nil)
-		r.book.waitFor(t, waitLimit, "the first line", func() bool {
-			return p.exited() || len(r.book.find(func(l line) bool { return l.proc == p.n })) > 0
-		})
+		p.waitFirstLine(t)
 		time.Sleep(time.Duration(i) * 2 * time.Millisecond)
 		p.stop(t)
 		if lines := r.book.logs(p.n, "stopped"); len(lines) != 1 {
