@@ -43,13 +43,13 @@ func get(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
-// getUntil polls url until ok holds for its answer, for up to 10 seconds,
+// getUntil polls url until ok holds for its answer, for up to waitLimit,
 // and returns the last answer. The probes and metrics are observers, told of
 // a check after its log line is written (watchdog.Observer), so a line seen
 // on stdout can come a moment before the probe's answer changes.
 func getUntil(t *testing.T, url string, ok func(code int, body string) bool) (int, string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(waitLimit)
 	for {
 		code, body := get(t, url)
 		if ok(code, body) || time.Now().After(deadline) {
