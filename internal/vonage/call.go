@@ -49,6 +49,12 @@ func (c *Client) GetBalance(ctx context.Context) (Balance, error) {
 func (c *Client) TopUp(ctx context.Context) error {
 	k := call{op: OpTopUp, endpoint: EndpointTopUp, method: http.MethodPost,
 		url: c.topUpURL, path: PathTopUp, form: c.topUpBody}
+	// A top-up never rides a connection left idle by an earlier call: the
+	// server may close such a connection just as it is reused, and the
+	// transport, which cannot rewind the body (see newRequest), would then
+	// fail the top-up as possibly sent, holding the window for a top-up
+	// that never left. A new connection costs one handshake per top-up.
+	c.http.CloseIdleConnections()
 	a, err := c.attempt(ctx, k)
 	if err != nil {
 		return err
@@ -72,7 +78,7 @@ func (c *Client) attempt(parent context.Context, k call) (answer, error) {
 	}
 	ctx, cancel := context.WithTimeout(parent, c.timeout)
 	defer cancel()
-	tracker := &sendTracker{retryProvesUnsent: k.method == http.MethodPost}
+	tracker := &sendTracker{}
 	req, err := c.newRequest(httptrace.WithClientTrace(ctx, tracker.clientTrace()), k)
 	if err != nil {
 		return answer{}, c.transportError(k, false, err)
@@ -88,14 +94,38 @@ func (c *Client) attempt(parent context.Context, k call) (answer, error) {
 
 // newRequest builds the request of k. It never sets an Idempotency-Key
 // header: net/http would then replay a written POST on its own.
+//
+// The form body is a oneShotBody with its length set, so that the request
+// has no GetBody and net/http can never rewind it to send it again, over
+// HTTP/1.1 or HTTP/2. With a strings.Reader, http.NewRequest would set
+// GetBody, and Go's HTTP/2 transport would re-send a top-up whose stream was
+// reset with PROTOCOL_ERROR or REFUSED_STREAM, or disowned by a GOAWAY,
+// after the server had received it whole: http2canRetryError accepts those
+// errors and http2shouldRetryRequest (net/http's h2_bundle.go) rewinds the
+// body through GetBody, then the transport dials again, with no limit
+// within one attempt when each connection is closed after the reset.
+// Without GetBody, http2shouldRetryRequest fails the request instead
+// ("cannot retry ... after Request.Body was written"), Transport.roundTrip's
+// rewindBody fails with errCannotRewind once the body was read, and the
+// HTTP/1 path, persistConn.shouldRetryRequest, does not retry a body it
+// cannot rewind even when it wrote nothing. A request without a body (GET)
+// may still be retried by the transport: that is harmless, and sendTracker
+// counts it as sent.
 func (c *Client) newRequest(ctx context.Context, k call) (*http.Request, error) {
 	var body io.Reader
 	if k.form != "" {
-		body = strings.NewReader(k.form)
+		body = &oneShotBody{r: strings.NewReader(k.form)}
 	}
 	req, err := http.NewRequestWithContext(ctx, k.method, k.url, body)
 	if err != nil {
 		return nil, fmt.Errorf("build request: %w", unwrapURLError(err))
+	}
+	if k.form != "" {
+		// http.NewRequest knows neither the length nor how to rewind a
+		// oneShotBody. The length keeps a Content-Length header (no chunked
+		// encoding over HTTP/1.1); GetBody must stay nil.
+		req.ContentLength = int64(len(k.form))
+		req.GetBody = nil
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.userAgent)
@@ -107,6 +137,14 @@ func (c *Client) newRequest(ctx context.Context, k call) (*http.Request, error) 
 	}
 	return req, nil
 }
+
+// oneShotBody is a request body that can be read once, and only once: a
+// type that http.NewRequest does not recognise (unlike *strings.Reader,
+// *bytes.Reader and *bytes.Buffer), so that it sets no GetBody. See
+// newRequest.
+type oneShotBody struct{ r *strings.Reader }
+
+func (b *oneShotBody) Read(p []byte) (int, error) { return b.r.Read(p) }
 
 // read reads an answer's status, headers of interest and at most maxBody
 // bytes of its body.

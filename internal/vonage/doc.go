@@ -52,10 +52,14 @@ type Options struct {
 	// UserAgent is sent on every request.
 	UserAgent string
 	// Transport is the RoundTripper to use; nil means a clone of
-	// http.DefaultTransport. The client never follows redirects. Error.Sent
-	// relies on the transport reporting through net/http/httptrace, as
-	// *http.Transport does, and on it never re-sending a request that it may
-	// have written: a wrapper must not retry on its own.
+	// http.DefaultTransport, which speaks HTTP/1.1 and HTTP/2 (chosen by
+	// ALPN). The client never follows redirects. The top-up request has no
+	// GetBody, so that *http.Transport cannot re-send it over either
+	// protocol (it would, after a reset stream or a dropped connection,
+	// with a body it can rewind). Error.Sent relies on the transport
+	// reporting through net/http/httptrace, as *http.Transport does, and on
+	// it never re-sending a request that it may have written: a wrapper
+	// must not retry on its own, nor buffer the body to make it rewindable.
 	Transport http.RoundTripper
 	// MaxBody limits the answer body; 0 means DefaultMaxBody.
 	MaxBody int64

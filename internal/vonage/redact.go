@@ -3,10 +3,14 @@ package vonage
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"html"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // Redacted replaces every secret that a redactor finds.
@@ -48,6 +52,9 @@ func redactedForms(secrets []string) []string {
 			url.PathEscape(s),
 			jsonEscape(s, true),
 			jsonEscape(s, false),
+			asciiEscapes(jsonEscape(s, true)),
+			asciiEscapes(jsonEscape(s, false)),
+			html.EscapeString(s),
 			unquoted(strconv.Quote(s)),
 			unquoted(strconv.QuoteToASCII(s)),
 		} {
@@ -72,6 +79,25 @@ func jsonEscape(s string, escapeHTML bool) string {
 		return s
 	}
 	return unquoted(strings.TrimSuffix(buf.String(), "\n"))
+}
+
+// asciiEscapes rewrites every non-ASCII rune of s as a JSON \uXXXX escape
+// (a surrogate pair above U+FFFF), as JSON encoders that keep to ASCII do
+// (Python's json.dumps, for one).
+func asciiEscapes(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r < utf8.RuneSelf:
+			b.WriteRune(r)
+		case r > 0xffff:
+			r1, r2 := utf16.EncodeRune(r)
+			fmt.Fprintf(&b, `\u%04x\u%04x`, r1, r2)
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+	}
+	return b.String()
 }
 
 // unquoted drops the first and last byte of a quoted string.

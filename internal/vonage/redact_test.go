@@ -44,6 +44,11 @@ func TestNewRedactor(t *testing.T) {
 		{name: "JSON escaped", secrets: []string{`a"b<c`}, in: `{"s":"a\"b\u003cc","t":"a\"b<c"}`,
 			want: `{"s":"[REDACTED]","t":"[REDACTED]"}`},
 		{name: "Go quoted", secrets: []string{"tab\there"}, in: `label "tab\there"`, want: `label "[REDACTED]"`},
+		// Found by review: a hostile answer echoing the secret HTML-escaped,
+		// or as JSON kept to ASCII (Python's json.dumps), got through.
+		{name: "HTML escaped", secrets: []string{`Zq7"<&é`}, in: `<b>Zq7&#34;&lt;&amp;é</b>`, want: `<b>[REDACTED]</b>`},
+		{name: "JSON kept to ASCII", secrets: []string{`Zq7"<&é‹😀`}, in: `"Zq7\"\u003c\u0026\u00e9\u2039\ud83d\ude00" and "Zq7\"<&\u00e9\u2039\ud83d\ude00"`,
+			want: `"[REDACTED]" and "[REDACTED]"`},
 		{name: "several secrets", secrets: []string{testSecret, testTRX}, in: testTRX + ":" + testSecret,
 			want: "[REDACTED]:[REDACTED]"},
 		{name: "longest form first", secrets: []string{"ab", "abcd"}, in: "abcd ab", want: "[REDACTED] [REDACTED]"},

@@ -20,22 +20,26 @@ import (
 // cancellation can race with the transport's writer, so the request counts as
 // possibly sent even before WroteHeaders or WroteRequest fire.
 //
-// net/http re-sends a request that it may not replay (a POST without an
-// Idempotency-Key header, which this package never sets) only when nothing of
-// it was written (HTTP/1) or the server refused it unprocessed (HTTP/2
-// REFUSED_STREAM or GOAWAY). So for such a request a new GetConn proves the
-// previous attempt sent nothing, and clears what it saw; WroteRequest fires
-// once per attempt. For a request the transport may replay (GET) nothing is
-// ever cleared: once possibly sent, always possibly sent.
+// The rule is sticky, for every method: once any connection was bound to the
+// request, or wrote any of it, the request stays possibly sent, whatever
+// later attempts of the same call do. A new GetConn (the transport trying
+// again, on a connection that is then refused, say) never proves that an
+// earlier attempt sent nothing. Go's HTTP/2 transport re-sends a request
+// whose stream the server reset with REFUSED_STREAM or PROTOCOL_ERROR, or
+// that a GOAWAY disowned, after the server had received it whole
+// (http2shouldRetryRequest and http2canRetryError in net/http's
+// h2_bundle.go), and any intermediary in front of Vonage may send such
+// frames. Its HTTP/1 path also retries on a new connection (a GET, or a
+// request it believes it wrote nothing of and can rewind). The client keeps
+// the top-up from being re-sent at all (see oneShotBody); this rule keeps
+// Error.Sent true for it whatever a transport does, and is what makes a
+// re-sent GET (harmless) count as sent.
 type sendTracker struct {
-	// retryProvesUnsent is set for requests net/http never replays after a
-	// write.
-	retryProvesUnsent bool
-
 	mu sync.Mutex
 	// traced is set once any hook fired: the RoundTripper honours httptrace.
 	traced bool
-	// bound is set once the current attempt got a connection or wrote.
+	// bound is set once any attempt got a connection or wrote; never
+	// cleared.
 	bound bool
 }
 
@@ -49,13 +53,12 @@ func (t *sendTracker) clientTrace() *httptrace.ClientTrace {
 	}
 }
 
+// newAttempt notes that the transport starts an attempt. It keeps what
+// earlier attempts saw: see sendTracker.
 func (t *sendTracker) newAttempt() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.traced = true
-	if t.retryProvesUnsent {
-		t.bound = false
-	}
 }
 
 func (t *sendTracker) markBound() {

@@ -13,6 +13,9 @@ import (
 	"time"
 )
 
+// TestSendTrackerFollowsTheTransportsAttempts checks the sticky rule, the
+// same for every method: a new attempt (GetConn) never clears what an
+// earlier one bound or wrote.
 func TestSendTrackerFollowsTheTransportsAttempts(t *testing.T) {
 	type hook func(*httptrace.ClientTrace)
 	var (
@@ -27,33 +30,37 @@ func TestSendTrackerFollowsTheTransportsAttempts(t *testing.T) {
 	dnsErr := &net.DNSError{Err: "no such host", Name: "vonage.invalid", IsNotFound: true}
 	for _, tc := range []struct {
 		name  string
-		post  bool
 		hooks []hook
 		err   error
 		want  bool
 	}{
-		{name: "refused", post: true, hooks: []hook{getConn}, want: false},
-		{name: "connection bound", post: true, hooks: []hook{getConn, gotConn}, want: true},
-		{name: "headers written", post: true, hooks: []hook{getConn, gotConn, wroteHeaders}, want: true},
-		{name: "request written", post: true, hooks: []hook{getConn, gotConn, wroteHeaders, wrote}, want: true},
-		{name: "write failed", post: true, hooks: []hook{getConn, gotConn, writeFailed}, want: true},
-		{name: "POST re-sent after writing nothing, then refused", post: true,
-			hooks: []hook{getConn, gotConn, wroteHeaders, writeFailed, getConn}, want: false},
-		{name: "POST re-sent after a buffered write, then refused", post: true,
-			hooks: []hook{getConn, gotConn, wroteHeaders, wrote, getConn}, want: false},
-		{name: "POST re-sent and written again", post: true,
+		{name: "refused", hooks: []hook{getConn}, want: false},
+		{name: "refused twice", hooks: []hook{getConn, getConn}, want: false},
+		{name: "connection bound", hooks: []hook{getConn, gotConn}, want: true},
+		{name: "headers written", hooks: []hook{getConn, gotConn, wroteHeaders}, want: true},
+		{name: "request written", hooks: []hook{getConn, gotConn, wroteHeaders, wrote}, want: true},
+		{name: "write failed", hooks: []hook{getConn, gotConn, writeFailed}, want: true},
+		{name: "re-sent after a failed write, then refused",
+			hooks: []hook{getConn, gotConn, wroteHeaders, writeFailed, getConn}, want: true},
+		{name: "re-sent after a whole write, then refused",
+			hooks: []hook{getConn, gotConn, wroteHeaders, wrote, getConn}, want: true},
+		{name: "bound, then refused", hooks: []hook{getConn, gotConn, getConn}, want: true},
+		{name: "re-sent and written again",
 			hooks: []hook{getConn, gotConn, writeFailed, getConn, gotConn, wrote}, want: true},
-		{name: "GET re-sent keeps the earlier write", post: false,
-			hooks: []hook{getConn, gotConn, wrote, getConn}, want: true},
-		{name: "no trace, unknown error", post: true, err: errors.New("boom"), want: true},
-		{name: "no trace, timeout", post: true, err: context.DeadlineExceeded, want: true},
-		{name: "no trace, DNS error", post: true, err: dnsErr, want: false},
-		{name: "no trace, dial error", post: true, err: &net.OpError{Op: "dial", Err: errors.New("refused")}, want: false},
-		{name: "no trace, read error", post: true, err: &net.OpError{Op: "read", Err: errors.New("reset")}, want: true},
-		{name: "no trace, certificate error", post: true, err: x509.UnknownAuthorityError{}, want: false},
+		{name: "HTTP/2 retry on the same connection", hooks: []hook{getConn, gotConn, wrote, gotConn}, want: true},
+		{name: "traced, dial error", hooks: []hook{getConn},
+			err: &net.OpError{Op: "dial", Err: errors.New("refused")}, want: false},
+		{name: "traced, bound, dial error on the retry", hooks: []hook{getConn, gotConn, getConn},
+			err: &net.OpError{Op: "dial", Err: errors.New("refused")}, want: true},
+		{name: "no trace, unknown error", err: errors.New("boom"), want: true},
+		{name: "no trace, timeout", err: context.DeadlineExceeded, want: true},
+		{name: "no trace, DNS error", err: dnsErr, want: false},
+		{name: "no trace, dial error", err: &net.OpError{Op: "dial", Err: errors.New("refused")}, want: false},
+		{name: "no trace, read error", err: &net.OpError{Op: "read", Err: errors.New("reset")}, want: true},
+		{name: "no trace, certificate error", err: x509.UnknownAuthorityError{}, want: false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tracker := &sendTracker{retryProvesUnsent: tc.post}
+			tracker := &sendTracker{}
 			trace := tracker.clientTrace()
 			for _, h := range tc.hooks {
 				h(trace)
@@ -88,6 +95,33 @@ func TestSentWithATransportThatDoesNotTrace(t *testing.T) {
 			o.Transport = untracedTransport{err: tc.err}
 			c := newTestClient(t, o)
 			checkTransportError(t, c.TopUp(t.Context()), tc.want)
+		})
+	}
+}
+
+// retryingTransport plays a transport that bound a connection to the
+// request, then started another attempt whose dial was refused: what
+// net/http does after an HTTP/2 reset when the server then refuses
+// connections.
+type retryingTransport struct{}
+
+func (retryingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	trace := httptrace.ContextClientTrace(req.Context())
+	trace.GetConn("rest.nexmo.com:443")
+	trace.GotConn(httptrace.GotConnInfo{})
+	trace.WroteHeaders()
+	trace.WroteRequest(httptrace.WroteRequestInfo{})
+	trace.GetConn("rest.nexmo.com:443")
+	return nil, &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+}
+
+func TestSentSticksAcrossTheTransportsAttempts(t *testing.T) {
+	o := testOptions("https://rest.nexmo.com")
+	o.Transport = retryingTransport{}
+	c := newTestClient(t, o)
+	for _, endpoint := range allEndpoints() {
+		t.Run(endpoint, func(t *testing.T) {
+			checkTransportError(t, callEndpoint(t.Context(), t, c, endpoint), true)
 		})
 	}
 }
