@@ -120,3 +120,59 @@ func TestProblemsNeverHoldASecret(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadRefusesAShortSecretWithoutShowingIt(t *testing.T) {
+	const short = "Sh0rt-7" // 7 characters
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "secret")
+	trxFile := filepath.Join(dir, "trx")
+	for _, p := range []string{secretFile, trxFile} {
+		if err := os.WriteFile(p, []byte(" "+short+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name string
+		env  map[string]string
+		want []string
+	}{
+		{
+			name: "in the variables",
+			env:  map[string]string{"VONAGE_API_SECRET": short, "VONAGE_TOPUP_TRX": short},
+			want: []string{
+				`VONAGE_API_SECRET: shorter than 8 characters, too short for a Vonage API secret (value not shown)`,
+				`VONAGE_TOPUP_TRX: shorter than 8 characters, too short for a trx reference (value not shown)`,
+			},
+		},
+		{
+			name: "in files",
+			env: map[string]string{"VONAGE_API_SECRET": "", "VONAGE_API_SECRET_FILE": secretFile,
+				"VONAGE_TOPUP_TRX": "", "VONAGE_TOPUP_TRX_FILE": trxFile},
+			want: []string{
+				`VONAGE_API_SECRET_FILE: file "` + secretFile + `" holds fewer than 8 characters, too short for a Vonage API secret (value not shown)`,
+				`VONAGE_TOPUP_TRX_FILE: file "` + trxFile + `" holds fewer than 8 characters, too short for a trx reference (value not shown)`,
+			},
+		},
+		{
+			name: "seven characters of two bytes",
+			env:  map[string]string{"VONAGE_API_SECRET": "ééééééé"},
+			want: []string{`VONAGE_API_SECRET: shorter than 8 characters, too short for a Vonage API secret (value not shown)`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := problemsOf(t, with(tt.env))
+			assertProblems(t, got, tt.want)
+			if s := strings.Join(got, "\n"); strings.Contains(s, short) || strings.Contains(s, "éé") {
+				t.Errorf("problems show the secret:\n%s", s)
+			}
+		})
+	}
+}
+
+func TestLoadAcceptsASecretOfEightCharacters(t *testing.T) {
+	c := mustLoad(t, with(map[string]string{"VONAGE_API_SECRET": "Eight-8c", "VONAGE_TOPUP_TRX": "8ef2447e"}))
+	if c.APISecret != "Eight-8c" || c.TRX != "8ef2447e" {
+		t.Errorf("APISecret %q, TRX %q", c.APISecret, c.TRX)
+	}
+}

@@ -20,6 +20,9 @@ const refuseEmpty = "refusing to start from an empty ledger, which could repeat 
 type File struct {
 	path string
 	lock *os.File
+	held os.FileInfo // fstat of lock, to tell it from a file put in its place
+	// lostCh is closed when lost is set.
+	lostCh chan struct{}
 	// fault, when set by a test, is asked before each step of a write and
 	// fails the step with the error it returns.
 	fault func(step) error
@@ -30,6 +33,7 @@ type File struct {
 	synced  bool   // whether the file is known to hold data
 	created bool
 	closed  bool
+	lost    error // why the lock is lost (wraps ErrLockLost), once it is
 }
 
 // Open locks and loads the ledger at path. It fails at once if another
@@ -46,11 +50,11 @@ func open(path string, fault func(step) error) (*File, error) {
 	if path == "" {
 		return nil, errors.New("open ledger: empty path")
 	}
-	lock, err := acquireLock(path)
+	lock, held, err := acquireLock(path)
 	if err != nil {
 		return nil, err
 	}
-	f := &File{path: path, lock: lock, fault: fault}
+	f := &File{path: path, lock: lock, held: held, lostCh: make(chan struct{}), fault: fault}
 	if err := f.load(); err != nil {
 		_ = lock.Close()
 		return nil, err
@@ -132,11 +136,15 @@ func (f *File) View(ctx context.Context) (State, error) {
 // invalid, or the write fails, the state stays as it was and Update returns
 // the error; fn's own error is returned as is. After Update returns nil,
 // View returns what a restart would read from the file. fn must not call the
-// File.
+// File. Once the lock file is removed or replaced, every Update fails with an
+// error wrapping ErrLockLost, and writes nothing.
 func (f *File) Update(ctx context.Context, fn func(*State) error) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.usable(ctx); err != nil {
+		return fmt.Errorf("update ledger %s: %w", f.path, err)
+	}
+	if err := f.checkLock(); err != nil {
 		return fmt.Errorf("update ledger %s: %w", f.path, err)
 	}
 	next := f.state.Clone()

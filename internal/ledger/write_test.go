@@ -68,8 +68,10 @@ func TestUpdateFailsWhenTheFolderIsGone(t *testing.T) {
 	if err := os.RemoveAll(filepath.Dir(path)); err != nil {
 		t.Fatal(err)
 	}
+	// The lock file went with the folder: the File can no longer know that
+	// it is the only writer.
 	err := f.Update(context.Background(), appendRecord(record("a", 0)))
-	if !errors.Is(err, os.ErrNotExist) || !strings.HasPrefix(err.Error(), "write ledger "+path+": ") {
+	if !errors.Is(err, ErrLockLost) || !strings.HasPrefix(err.Error(), "update ledger "+path+": ") {
 		t.Fatalf("Update error = %v", err)
 	}
 	if s := mustView(t, f); len(s.TopUps) != 0 {

@@ -1,6 +1,6 @@
 // Package logging builds the program's zap logger: JSON lines (or console
-// text for people) on one writer, never sampled, with every secret scrubbed
-// from each line before it is written.
+// text for people) on one writer, never sampled, with every secret redacted
+// from each entry's values before it is encoded.
 package logging
 
 import (
@@ -17,8 +17,12 @@ const (
 )
 
 // New returns a logger writing to out at level and above. redact, if not nil,
-// is applied to every encoded line; the contract forbids the API secret and
-// the trx anywhere the watchdog writes, so this is the last line of defence.
+// is applied to the message, the logger name, the stack and every field of
+// each entry, keys and nested values included, before it is encoded: the
+// contract forbids the API secret and the trx anywhere the watchdog writes,
+// so this is the last line of defence. Redacting values, not encoded lines,
+// keeps every line valid whatever a secret holds. zap's own error output
+// (lines about failed writes, not JSON) is redacted line by line.
 func New(out io.Writer, level zapcore.Level, format string, redact func(string) string) *zap.Logger {
 	enc := zapcore.EncoderConfig{
 		TimeKey:        "ts",
@@ -38,16 +42,20 @@ func New(out io.Writer, level zapcore.Level, format string, redact func(string) 
 	} else {
 		encoder = zapcore.NewJSONEncoder(enc)
 	}
-	if redact != nil {
-		out = redactingWriter{out: out, redact: redact}
-	}
 	// zapcore.NewCore has no sampler: every line is written.
 	core := zapcore.NewCore(encoder, zapcore.Lock(zapcore.AddSync(out)), level)
-	return zap.New(core, zap.ErrorOutput(zapcore.Lock(zapcore.AddSync(out))))
+	errOut := out
+	if redact != nil {
+		core = redactingCore{Core: core, redact: redact}
+		errOut = redactingWriter{out: out, redact: redact}
+	}
+	return zap.New(core, zap.ErrorOutput(zapcore.Lock(zapcore.AddSync(errOut))))
 }
 
-// redactingWriter scrubs each write. zap hands a core's writer one whole
-// line per Write, so a secret is never split across two calls.
+// redactingWriter scrubs each write of zap's error output: plain text lines
+// about zap's own failures, which no encoder makes and no JSON reader reads.
+// zap hands it one whole line per Write, so a secret is never split across
+// two calls.
 type redactingWriter struct {
 	out    io.Writer
 	redact func(string) string
