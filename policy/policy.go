@@ -32,6 +32,8 @@ const (
 	ReasonAutoReloadDisabled Reason = "auto_reload_disabled"
 	ReasonWindowOpen         Reason = "window_open"
 	ReasonRecentlyRejected   Reason = "recently_rejected"
+	ReasonRateLimited        Reason = "rate_limited"
+	ReasonBackingOff         Reason = "backing_off"
 	ReasonDailyCapReached    Reason = "daily_cap_reached"
 )
 
@@ -76,8 +78,17 @@ func (s Status) reachedVonage() bool { return s == Pending || s == Confirmed }
 type TopUp struct {
 	// At is when the request was decided (its intent was written); for a
 	// Rejected request, when the rejection arrived.
-	At     time.Time
+	At time.Time
+	// Ended is when the request's last attempt ended; zero while that is not
+	// known (the request may be in flight, or its process died).
+	Ended  time.Time
 	Status Status
+	// HoldUntil, when set, is the instant before which Vonage asked (a 429's
+	// Retry-After) that no top-up be sent.
+	HoldUntil time.Time
+	// Attempts is how many attempts the request made; a NotSent one with
+	// none never tried (a stop or a pause came first).
+	Attempts int
 }
 
 // Settings are the operator's limits. Target is at least Threshold.
@@ -86,7 +97,20 @@ type Settings struct {
 	Target    decimal.Decimal
 	Window    time.Duration
 	MaxPerDay int
+	// Flight is the longest a top-up request may be in flight after its
+	// intent. The window of a pending top-up counts from the end of its last
+	// attempt, or, while that end is not known, from At+Flight: the latest it
+	// can be.
+	Flight time.Duration
+	// Backoff is the hold after the second top-up in a row that was not
+	// sent; it doubles with each further one, up to MaxBackoff. 0 turns the
+	// back-off off.
+	Backoff time.Duration
 }
+
+// MaxBackoff is the longest hold after top-ups that were not sent, unless
+// the window is shorter.
+const MaxBackoff = 5 * time.Minute
 
 // Input is one balance reading and what the watchdog knows at that instant.
 type Input struct {
@@ -116,7 +140,7 @@ const Day = 24 * time.Hour
 
 // Decide applies the top-up rules to one reading.
 func Decide(s Settings, in Input) Decision {
-	d := Decision{TopUps24h: CountLastDay(in.TopUps, in.Now)}
+	d := Decision{TopUps24h: s.CountLastDay(in.TopUps, in.Now)}
 	if in.Refilling {
 		d.Refilling = in.Balance.LessThan(s.Target)
 	} else {
@@ -144,13 +168,21 @@ func blockedBy(s Settings, in Input, last24h int) (Reason, bool) {
 	if !in.AutoReload {
 		return ReasonAutoReloadDisabled, true
 	}
-	if WindowOpen(in.TopUps, in.Now, s.Window) {
+	if s.WindowOpen(in.TopUps, in.Now) {
 		return ReasonWindowOpen, true
 	}
 	for _, t := range in.TopUps {
 		if t.Status == Rejected && within(t.At, in.Now, s.Window) {
 			return ReasonRecentlyRejected, true
 		}
+	}
+	for _, t := range in.TopUps {
+		if in.Now.Before(t.HoldUntil) {
+			return ReasonRateLimited, true
+		}
+	}
+	if in.Now.Before(s.BackoffUntil(in.TopUps)) {
+		return ReasonBackingOff, true
 	}
 	if last24h >= s.MaxPerDay {
 		return ReasonDailyCapReached, true
@@ -159,22 +191,75 @@ func blockedBy(s Settings, in Input, last24h int) (Reason, bool) {
 }
 
 // WindowOpen reports whether a request that may have reached Vonage is still
-// unconfirmed and younger than window at now.
-func WindowOpen(topUps []TopUp, now time.Time, window time.Duration) bool {
+// unconfirmed and inside its window at now.
+func (s Settings) WindowOpen(topUps []TopUp, now time.Time) bool {
 	for _, t := range topUps {
-		if t.Status == Pending && within(t.At, now, window) {
+		if t.Status == Pending && s.InWindow(t, now) {
 			return true
 		}
 	}
 	return false
 }
 
+// InWindow reports whether now lies inside t's window: less than Window
+// after the end of its last attempt, or after At+Flight while that end is
+// not known.
+func (s Settings) InWindow(t TopUp, now time.Time) bool {
+	return within(s.windowStart(t), now, s.Window)
+}
+
+func (s Settings) windowStart(t TopUp) time.Time {
+	if !t.Ended.IsZero() {
+		return t.Ended
+	}
+	return t.At.Add(s.Flight)
+}
+
+// BackoffUntil is the instant before which repeated top-ups that were not
+// sent hold new ones: the newest top-ups that tried and were not sent, back
+// to the last one of another status, counted (one that never tried, cut
+// off by a stop or a pause, neither counts nor ends the run); from the
+// second in a row on, Backoff after the end of the newest, doubling with
+// each further one, at most MaxBackoff or the window, whichever is shorter.
+// The zero time when nothing holds.
+func (s Settings) BackoffUntil(topUps []TopUp) time.Time {
+	streak := 0
+	var newest TopUp
+	for i := len(topUps) - 1; i >= 0 && topUps[i].Status == NotSent; i-- {
+		if topUps[i].Attempts == 0 {
+			continue
+		}
+		if streak == 0 {
+			newest = topUps[i]
+		}
+		streak++
+	}
+	if s.Backoff <= 0 || streak < 2 {
+		return time.Time{}
+	}
+	limit := min(MaxBackoff, s.Window)
+	hold := s.Backoff
+	for range streak - 2 {
+		if hold >= limit {
+			break
+		}
+		hold *= 2
+	}
+	end := newest.Ended
+	if end.IsZero() {
+		end = newest.At
+	}
+	return end.Add(min(hold, limit))
+}
+
 // CountLastDay counts the requests that may have reached Vonage in the 24
-// hours up to now.
-func CountLastDay(topUps []TopUp, now time.Time) int {
+// hours up to now: those whose last attempt ended in them, or, while that
+// end is not known, whose latest end does (the request may have arrived at
+// any moment of its flight).
+func (s Settings) CountLastDay(topUps []TopUp, now time.Time) int {
 	n := 0
 	for _, t := range topUps {
-		if t.Status.reachedVonage() && within(t.At, now, Day) {
+		if t.Status.reachedVonage() && within(s.windowStart(t), now, Day) {
 			n++
 		}
 	}

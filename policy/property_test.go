@@ -58,7 +58,8 @@ type seqRun struct {
 //
 //	settings  threshold = (b0%64+1)/2 EUR; target = threshold when b1%4 == 0,
 //	          else threshold + (b1>>2)/2 EUR; window = b2%60+1 minutes;
-//	          daily cap = b3%7
+//	          daily cap = b3%7; back-off = (b3>>3)%4 * 15s;
+//	          flight = (b3>>5)%4 minutes
 //	advance   0-191: n*15s; 192-239: (n-191) hours; 240: the window;
 //	          241: the window-1ns; 242: the window+1ns; 243: 24h; 244: 24h-1ns;
 //	          245: 1ns; 246: -1ns; 247-255: -(n-246)*15s (the clock steps back)
@@ -66,7 +67,10 @@ type seqRun struct {
 //	          the balance before + 10 EUR (a credit); plus (b&63)-32 halves
 //	          of a euro, where +1 and -1 stand for +-0.00000001
 //	flags     auto-reload off when b&3 == 0; outcome by (b>>2)&3: pending,
-//	          confirmed, rejected, not sent; a rejection comes (b>>4)*2s late
+//	          confirmed, rejected, not sent; a rejection comes (b>>4)*2s late,
+//	          a pending one's request ends (b>>4)*2s later, unless b>>4 is
+//	          15 (its end is never known), and a not-sent one was a 429
+//	          whose Retry-After is (b>>4)*2s
 //
 // Missing settings bytes read as zero; an incomplete last reading and the
 // readings past seqMaxSteps are ignored.
@@ -88,6 +92,8 @@ func seqDecode(data []byte) seqRun {
 		Target:    target,
 		Window:    time.Duration(at(2)%60+1) * time.Minute,
 		MaxPerDay: int(at(3) % 7),
+		Backoff:   time.Duration(at(3)>>3%4) * 15 * time.Second,
+		Flight:    time.Duration(at(3)>>5%4) * time.Minute,
 	}}
 	prev := threshold
 	for i := 4; i+2 < len(data) && len(r.steps) < seqMaxSteps; i += 3 {
@@ -184,8 +190,18 @@ func seqCheck(r seqRun, seen seqCoverage) error {
 			continue
 		}
 		rec := seqRecord{topUp: policy.TopUp{At: now, Status: st.outcome}, balanceBefore: st.balance}
-		if st.outcome == policy.Rejected {
+		switch st.outcome {
+		case policy.Rejected:
 			rec.topUp.At = now.Add(st.answerIn)
+		case policy.NotSent:
+			rec.topUp.Ended, rec.topUp.Attempts = now, 1
+			if st.answerIn > 0 {
+				rec.topUp.HoldUntil = now.Add(st.answerIn)
+			}
+		default:
+			if st.answerIn != 15*2*time.Second {
+				rec.topUp.Ended = now.Add(st.answerIn)
+			}
 		}
 		records = append(records, rec)
 		if st.outcome == policy.Pending || st.outcome == policy.Confirmed {
@@ -205,27 +221,35 @@ func seqRules(s policy.Settings, in policy.Input, d policy.Decision, seen seqCov
 	below := in.Balance.LessThan(s.Threshold)
 	underTarget := in.Balance.LessThan(s.Target)
 	wanted := below || in.Refilling && underTarget
-	var pendingOpen, rejectedOpen bool
-	count := 0 // requests that may have reached Vonage, younger than a day
+	var pendingOpen, rejectedOpen, held bool
+	count := 0 // requests that may have reached Vonage in the last day
 	for _, t := range in.TopUps {
 		age := in.Now.Sub(t.At)
+		held = held || t.HoldUntil.After(in.Now)
+		// A request's window, and its place in the daily count, go by its
+		// end, or by the latest it can end while that is not known.
+		end := t.Ended
+		if end.IsZero() {
+			end = t.At.Add(s.Flight)
+		}
 		switch t.Status {
 		case policy.Pending:
-			pendingOpen = pendingOpen || age < s.Window
-			if age < policy.Day {
+			pendingOpen = pendingOpen || in.Now.Sub(end) < s.Window
+			if in.Now.Sub(end) < policy.Day {
 				count++
 			}
 		case policy.Confirmed:
-			if age < policy.Day {
+			if in.Now.Sub(end) < policy.Day {
 				count++
 			}
 		case policy.Rejected:
 			rejectedOpen = rejectedOpen || age < s.Window
 		}
 	}
+	backingOff := seqBackingOff(s, in)
 	topUp := d.Action == policy.ActionTopUp
-	live := below && in.AutoReload && !pendingOpen && !rejectedOpen && count < s.MaxPerDay
-	want := seqExpected(wanted, below, in.AutoReload, pendingOpen, rejectedOpen, count >= s.MaxPerDay)
+	live := below && in.AutoReload && !pendingOpen && !rejectedOpen && !held && !backingOff && count < s.MaxPerDay
+	want := seqExpected(wanted, below, in.AutoReload, pendingOpen, rejectedOpen, held, backingOff, count >= s.MaxPerDay)
 	rules := []struct {
 		name  string
 		holds bool
@@ -239,6 +263,8 @@ func seqRules(s policy.Settings, in policy.Input, d policy.Decision, seen seqCov
 		{"no top-up while auto-reload is off", !topUp || in.AutoReload},
 		{"no top-up while a pending top-up is younger than the window", !topUp || !pendingOpen},
 		{"no top-up within the window after a rejection", !topUp || !rejectedOpen},
+		{"no top-up before a 429's Retry-After has passed", !topUp || !held},
+		{"no top-up while repeated not-sent ones back off", !topUp || !backingOff},
 		{"no top-up once the daily cap is reached", !topUp || count < s.MaxPerDay},
 		{"liveness: a need with nothing in the way is topped up", !live || topUp && d.Reason == policy.ReasonBelowThreshold},
 		{"the action and reason follow the contract's blocking order", d.Action == want.Action && d.Reason == want.Reason},
@@ -256,13 +282,37 @@ func seqRules(s policy.Settings, in policy.Input, d policy.Decision, seen seqCov
 		if pendingOpen && !topUp && in.AutoReload && wanted {
 			seen["window held"]++
 		}
+		if pendingOpen && in.Now.Sub(seqLatestAt(in.TopUps)) >= s.Window {
+			seen["window held past its intent"]++
+		}
 	}
 	return nil
 }
 
+// seqBackingOff: after n >= 2 not-sent top-ups in a row (the newest ones;
+// every one in a sequence made an attempt), none for Backoff x 2^(n-2)
+// after the newest ended, at most the shorter of five minutes and the
+// window.
+func seqBackingOff(s policy.Settings, in policy.Input) bool {
+	n := 0
+	for i := len(in.TopUps) - 1; i >= 0 && in.TopUps[i].Status == policy.NotSent; i-- {
+		n++
+	}
+	if n < 2 || s.Backoff == 0 {
+		return false
+	}
+	limit := min(5*time.Minute, s.Window)
+	hold := s.Backoff
+	for i := 2; i < n && hold < limit; i++ {
+		hold *= 2
+	}
+	hold = min(hold, limit)
+	return in.Now.Before(in.TopUps[len(in.TopUps)-1].Ended.Add(hold))
+}
+
 // seqExpected is the decision the contract's rules 2 and 3 give, blockers in
 // their order.
-func seqExpected(wanted, below, autoReload, pendingOpen, rejectedOpen, capped bool) policy.Decision {
+func seqExpected(wanted, below, autoReload, pendingOpen, rejectedOpen, held, backingOff, capped bool) policy.Decision {
 	blocked := func(r policy.Reason) policy.Decision {
 		return policy.Decision{Action: policy.ActionBlocked, Reason: r}
 	}
@@ -275,6 +325,10 @@ func seqExpected(wanted, below, autoReload, pendingOpen, rejectedOpen, capped bo
 		return blocked(policy.ReasonWindowOpen)
 	case rejectedOpen:
 		return blocked(policy.ReasonRecentlyRejected)
+	case held:
+		return blocked(policy.ReasonRateLimited)
+	case backingOff:
+		return blocked(policy.ReasonBackingOff)
 	case capped:
 		return blocked(policy.ReasonDailyCapReached)
 	case below:
@@ -303,8 +357,20 @@ func seqRollingCap(s policy.Settings, reached []time.Time) error {
 	return nil
 }
 
+// seqLatestAt is the newest intent time of the pending top-ups.
+func seqLatestAt(topUps []policy.TopUp) time.Time {
+	var latest time.Time
+	for _, t := range topUps {
+		if t.Status == policy.Pending && t.At.After(latest) {
+			latest = t.At
+		}
+	}
+	return latest
+}
+
 func seqSettings(s policy.Settings) string {
-	return fmt.Sprintf("threshold %s, target %s, window %s, cap %d", s.Threshold, s.Target, s.Window, s.MaxPerDay)
+	return fmt.Sprintf("threshold %s, target %s, window %s, cap %d, back-off %s, flight %s",
+		s.Threshold, s.Target, s.Window, s.MaxPerDay, s.Backoff, s.Flight)
 }
 
 func seqInput(in policy.Input) string {
@@ -316,6 +382,12 @@ func seqInput(in policy.Input) string {
 			b.WriteString(", ")
 		}
 		fmt.Fprintf(&b, "%s %s ago", t.Status, in.Now.Sub(t.At))
+		if !t.Ended.IsZero() {
+			fmt.Fprintf(&b, " ended %s ago", in.Now.Sub(t.Ended))
+		}
+		if !t.HoldUntil.IsZero() {
+			fmt.Fprintf(&b, " held for %s", t.HoldUntil.Sub(in.Now))
+		}
 	}
 	b.WriteString("]")
 	return b.String()
@@ -392,6 +464,7 @@ func seqRequireCoverage(t *testing.T, seen seqCoverage) {
 		"none/balance_ok", "top_up/below_threshold", "top_up/refilling",
 		"blocked/auto_reload_disabled", "blocked/window_open", "blocked/recently_rejected",
 		"blocked/daily_cap_reached", "liveness applied", "window held",
+		"blocked/rate_limited", "blocked/backing_off", "window held past its intent",
 	} {
 		if seen[k] == 0 {
 			t.Errorf("no reading reached %s; seen %v", k, seen)

@@ -51,16 +51,24 @@ func crashHook(step string) func(string) {
 	}
 }
 
-// crashTransport kills the process once a top-up request has left it,
-// before its answer is read. httptrace's WroteRequest fires when the request
-// is in the transport's write buffer, not yet on the wire: it only arms the
-// connection, which dies after its next write, the flush.
-type crashTransport struct {
+// stepTransport runs its action (die, or a pause: see testhooks.go) once a
+// top-up request has left the process, before its answer is read.
+//
+// httptrace's WroteRequest fires when the whole request has been handed to
+// the connection, not necessarily written to it: it only arms the
+// connection, whose next write or read fires the action. A request whose
+// body net/http does not hold in memory (the client's one-shot top-up body)
+// has its headers flushed first and its body copied straight to the
+// connection, before WroteRequest; no write follows, and the first read
+// that returns after it (the answer arriving, before the transport parses
+// it) fires the action. A body held in memory is buffered with the headers
+// and flushed after WroteRequest: that flush, once written, fires it.
+type stepTransport struct {
 	base  http.RoundTripper
 	armed *atomic.Bool
 }
 
-func (t crashTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t stepTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if strings.HasSuffix(req.URL.Path, "/account/top-up") {
 		trace := &httptrace.ClientTrace{WroteRequest: func(info httptrace.WroteRequestInfo) {
 			if info.Err == nil {
@@ -72,25 +80,35 @@ func (t crashTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.base.RoundTrip(req)
 }
 
-// crashConn dies after the write that follows an armed WroteRequest.
-type crashConn struct {
+// stepConn fires act at the first write or read that ends after an armed
+// WroteRequest.
+type stepConn struct {
 	net.Conn
 	armed *atomic.Bool
+	act   func()
 }
 
-func (c crashConn) Write(p []byte) (int, error) {
+func (c stepConn) Write(p []byte) (int, error) {
 	n, err := c.Conn.Write(p)
-	if c.armed.Load() {
-		die()
-	}
+	c.fire()
 	return n, err
 }
 
-// crashTransportFor returns the transport for step, or nil for the default.
-func crashTransportFor(step string) http.RoundTripper {
-	if step != crashAfterSend {
-		return nil
+func (c stepConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.fire()
+	return n, err
+}
+
+func (c stepConn) fire() {
+	if c.armed.CompareAndSwap(true, false) {
+		c.act()
 	}
+}
+
+// newStepTransport returns a clone of the default transport that runs act
+// once a top-up request has left (see stepTransport).
+func newStepTransport(act func()) http.RoundTripper {
 	armed := new(atomic.Bool)
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	dial := base.DialContext
@@ -99,7 +117,15 @@ func crashTransportFor(step string) http.RoundTripper {
 		if err != nil {
 			return nil, err
 		}
-		return crashConn{Conn: conn, armed: armed}, nil
+		return stepConn{Conn: conn, armed: armed, act: act}, nil
 	}
-	return crashTransport{base: base, armed: armed}
+	return stepTransport{base: base, armed: armed}
+}
+
+// crashTransportFor returns the transport for step, or nil for the default.
+func crashTransportFor(step string) http.RoundTripper {
+	if step != crashAfterSend {
+		return nil
+	}
+	return newStepTransport(die)
 }

@@ -130,7 +130,7 @@ func TestCheckPrintsTheDecisionAndSendsNothing(t *testing.T) {
 	if _, err := os.Stat(env["TOPUP_STATE_FILE"]); !os.IsNotExist(err) {
 		t.Errorf("check wrote the state file: %v", err)
 	}
-	env["VONAGE_API_SECRET"] = "wrong"
+	env["VONAGE_API_SECRET"] = "wrong-secret"
 	if code, _, _ := runOnce(t, env, "check"); code != exitFatal {
 		t.Errorf("check with a wrong secret exits %d, want 1", code)
 	}

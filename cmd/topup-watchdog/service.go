@@ -51,7 +51,11 @@ func newClient(cfg config.Config, observe func(endpoint, code string, d time.Dur
 
 // settings is the policy's view of cfg.
 func settings(cfg config.Config) policy.Settings {
-	return policy.Settings{Threshold: cfg.Threshold, Target: cfg.Target, Window: cfg.Window, MaxPerDay: cfg.MaxPerDay}
+	return policy.Settings{Threshold: cfg.Threshold, Target: cfg.Target, Window: cfg.Window, MaxPerDay: cfg.MaxPerDay,
+		// No attempt starts after a quarter of the window, and one lasts at
+		// most the request timeout.
+		Flight:  cfg.Window/4 + cfg.RequestTimeout,
+		Backoff: scheduleInterval(cfg)}
 }
 
 // newService opens the ledger and wires the watchdog, its probes, metrics and
@@ -59,7 +63,7 @@ func settings(cfg config.Config) policy.Settings {
 func newService(cfg config.Config, log *zap.Logger, h hooks) (*service, error) {
 	s := &service{cfg: cfg, log: log}
 	m := metrics.New(cfg.Threshold, cfg.Target)
-	client, err := newClient(cfg, m.ObserveRequest, crashTransportFor(h.crash))
+	client, err := newClient(cfg, m.ObserveRequest, h.transport())
 	if err != nil {
 		return nil, fmt.Errorf("set up vonage client: %w", err)
 	}
@@ -77,9 +81,9 @@ func newService(cfg config.Config, log *zap.Logger, h hooks) (*service, error) {
 		Log: log, UserAgent: userAgent(),
 	})
 	s.watchdog = watchdog.New(client, s.ledger, watchdog.Options{
-		Settings: settings(cfg), DryRun: cfg.DryRun, Log: log,
+		Settings: settings(cfg), Amount: cfg.Amount, DryRun: cfg.DryRun, Log: log,
 		Observer:   append(watchdog.Observers{m, health, s.notifier}, h.observers...),
-		CrashPoint: crashHook(h.crash),
+		CrashPoint: h.stepHook(), Now: h.test.now, Monotonic: h.test.monotonic, // testhooks.go; nil unless set
 	})
 	return s, nil
 }
@@ -98,8 +102,13 @@ func scheduleInterval(cfg config.Config) time.Duration {
 	return longest
 }
 
-// run runs checks until ctx ends, with the HTTP server and the notifier
-// beside them. It returns when all three have stopped.
+// lockCheckInterval is how often run checks, between checks, that the
+// ledger's lock file is still the one held (every ledger update checks too).
+const lockCheckInterval = 5 * time.Second
+
+// run runs checks until ctx ends, with the HTTP server, the notifier and the
+// ledger lock watch beside them. It returns when all four have stopped. A
+// lost ledger lock stops the checks: run returns its error.
 func (s *service) run(ctx context.Context) error {
 	aux, stopAux := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopAux()
@@ -123,11 +132,21 @@ func (s *service) run(ctx context.Context) error {
 		defer wg.Done()
 		s.notifier.Run(aux)
 	}()
+	var lockErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := s.ledger.Watch(checks, lockCheckInterval); err != nil {
+			lockErr = err
+			stopChecks() // a second watchdog may be writing the ledger now
+		}
+	}()
 
 	err := s.watchdog.Run(checks, s.cfg.Schedule, s.grace())
+	stopChecks()
 	stopAux()
 	wg.Wait()
-	return errors.Join(serverErr, err)
+	return errors.Join(serverErr, lockErr, err)
 }
 
 // grace is how long a stop waits for the check in flight: a top-up attempt

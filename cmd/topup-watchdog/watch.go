@@ -32,7 +32,11 @@ func runWatchdog(ctx context.Context, e *env, args []string) error {
 		return &config.Errors{Problems: []string{fmt.Sprintf("%s: not one of %s: %q",
 			crashEnv, strings.Join(crashPoints(), ", "), crash)}}
 	}
-	return watchWith(ctx, cfg, e.stdout, hooks{crash: crash})
+	test, err := loadTestHooks(e.lookupenv) // testhooks.go: nothing unless a TOPUP_TEST_ variable is set
+	if err != nil {
+		return err
+	}
+	return watchWith(ctx, cfg, e.stdout, hooks{crash: crash, test: test})
 }
 
 // hooks are what the demo and the tests add to a watchdog.
@@ -41,6 +45,7 @@ type hooks struct {
 	observers []watchdog.Observer
 	// crash is the step at which the process kills itself (crashEnv).
 	crash string
+	test  testHooks // the other testing hooks (testhooks.go)
 }
 
 // watchWith is the long-running watchdog for cfg, logging to out.
@@ -98,7 +103,7 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 	defer client.CloseIdleConnections()
 	var read bool
 	w := watchdog.New(client, ledger.NewMemory(state), watchdog.Options{
-		Settings: settings(cfg), DryRun: true, Log: log,
+		Settings: settings(cfg), Amount: cfg.Amount, DryRun: true, Log: log,
 		Observer: watchdog.ObserverFunc(func(ev watchdog.Event) {
 			if _, ok := ev.(watchdog.Decided); ok {
 				read = true

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -33,8 +34,12 @@ type Config struct {
 	ScheduleSpec string
 	// Schedule is ScheduleSpec parsed by ScheduleParser.
 	Schedule cron.Schedule
-	// Window is TOPUP_WINDOW, above 0.
+	// Window is TOPUP_WINDOW, above 0, at most MaxWindow and at least four
+	// times RequestTimeout.
 	Window time.Duration
+	// Amount is TOPUP_AMOUNT, what every top-up adds, above 0; zero when
+	// unset (unknown).
+	Amount decimal.Decimal
 	// MaxPerDay is TOPUP_MAX_PER_DAY, at least 0. 0 means that no top-up
 	// is ever sent: every wanted top-up is blocked by the daily cap.
 	MaxPerDay int
@@ -60,6 +65,14 @@ type Config struct {
 	// NotifyFormat is TOPUP_NOTIFY_FORMAT: "json" or "slack".
 	NotifyFormat string
 }
+
+// MaxMaxPerDay is the largest TOPUP_MAX_PER_DAY accepted; it bounds the
+// ledger, which keeps every top-up that may have reached Vonage for two days.
+const MaxMaxPerDay = 1000
+
+// MaxWindow is the largest TOPUP_WINDOW accepted: a credit that takes longer
+// than a day is no longer a top-up's, and the ledger keeps two days.
+const MaxWindow = 24 * time.Hour
 
 // MaxRequestTimeout is the largest TOPUP_REQUEST_TIMEOUT accepted.
 const MaxRequestTimeout = 5 * time.Minute
@@ -109,8 +122,9 @@ func LoadLookup(lookupenv func(string) (string, bool)) (Config, error) {
 	p.loadPolicy(&c, raw)
 	p.loadRuntime(&c, raw, allowErr)
 	p.loadNotify(&c, raw)
+	p.checkWindow(c)
 	if len(p.lines) > 0 {
-		return Config{}, &Errors{Problems: p.lines}
+		return Config{}, &Errors{Problems: redactProblems(p.lines, raw, c)}
 	}
 	return c, nil
 }
@@ -165,9 +179,13 @@ func (p *problems) loadPolicy(c *Config, raw rawEnv) {
 	c.ScheduleSpec = raw.Schedule
 	c.Schedule, err = parseSchedule(raw.Schedule)
 	p.add(varSchedule, err)
-	c.Window, err = parseDuration(raw.Window, 0)
+	c.Window, err = parseDuration(raw.Window, MaxWindow)
 	p.add(varWindow, err)
-	c.MaxPerDay, err = parseCount(raw.MaxPerDay)
+	if raw.Amount != "" {
+		c.Amount, err = parsePositiveDecimal(raw.Amount)
+		p.add(varAmount, err)
+	}
+	c.MaxPerDay, err = parseCount(raw.MaxPerDay, MaxMaxPerDay)
 	p.add(varMaxPerDay, err)
 	c.DryRun, err = parseBool(raw.DryRun)
 	p.add(varDryRun, err)
@@ -188,6 +206,20 @@ func (p *problems) loadRuntime(c *Config, raw rawEnv, allowErr error) {
 	c.LogFormat, err = parseChoice(raw.LogFormat, "json", "console")
 	p.add(varLogFormat, err)
 	p.add(varAllowInsecureHTTP, allowErr)
+}
+
+// checkWindow reports a TOPUP_WINDOW that cannot hold one top-up: no attempt
+// of a top-up starts once its intent is older than a quarter of the window,
+// and an attempt may last TOPUP_REQUEST_TIMEOUT, so a top-up may be in
+// flight for a quarter of the window plus one timeout. The window must hold
+// that and leave at least as long again for the credit to show: at least
+// four timeouts.
+func (p *problems) checkWindow(c Config) {
+	if c.Window <= 0 || c.RequestTimeout <= 0 || c.Window >= 4*c.RequestTimeout {
+		return
+	}
+	p.add(varWindow, fmt.Errorf("%s cannot hold one top-up: an attempt may take %s %s, and no attempt starts after a quarter of the window; use at least %s",
+		shortDuration(c.Window), varRequestTimeout, shortDuration(c.RequestTimeout), shortDuration(4*c.RequestTimeout)))
 }
 
 // loadNotify reads the variables of notifications.

@@ -109,7 +109,8 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"TOPUP_THRESHOLD":           "12.50",
 		"TOPUP_TARGET":              "40.005",
 		"TOPUP_SCHEDULE":            "*/5 * * * *",
-		"TOPUP_WINDOW":              "90s",
+		"TOPUP_WINDOW":              "20m",
+		"TOPUP_AMOUNT":              "50.00",
 		"TOPUP_MAX_PER_DAY":         "0",
 		"TOPUP_DRY_RUN":             "true",
 		"TOPUP_STATE_FILE":          "/var/lib/topup-watchdog/state.json",
@@ -126,16 +127,16 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		BaseURL: "https://api.example.com/vonage", Auth: vonage.AuthQuery,
 		Threshold: decimal.RequireFromString("12.5"), Target: decimal.RequireFromString("40.005"),
 		ScheduleSpec: "*/5 * * * *", Schedule: c.Schedule,
-		Window: 90 * time.Second, MaxPerDay: 0, DryRun: true,
+		Window: 20 * time.Minute, MaxPerDay: 0, DryRun: true,
 		StateFile: "/var/lib/topup-watchdog/state.json", RequestTimeout: 5 * time.Minute,
 		ListenAddr: "127.0.0.1:0", LogLevel: zapcore.DebugLevel, LogFormat: "console",
 		AllowInsecureHTTP: true, NotifyURL: "https://hooks.slack.com/services/T0/B0/XYZ",
 		NotifyFormat: "slack",
 	}
-	if !c.Threshold.Equal(want.Threshold) || !c.Target.Equal(want.Target) {
-		t.Errorf("threshold, target = %s, %s; want %s, %s", c.Threshold, c.Target, want.Threshold, want.Target)
+	if !c.Threshold.Equal(want.Threshold) || !c.Target.Equal(want.Target) || !c.Amount.Equal(decimal.RequireFromString("50")) {
+		t.Errorf("threshold, target, amount = %s, %s, %s; want %s, %s, 50", c.Threshold, c.Target, c.Amount, want.Threshold, want.Target)
 	}
-	c.Threshold, c.Target = want.Threshold, want.Target
+	c.Threshold, c.Target, c.Amount = want.Threshold, want.Target, want.Amount
 	if c != want {
 		t.Errorf("Load:\n got  %+v\n want %+v", c, want)
 	}
@@ -177,7 +178,7 @@ func TestVariablesListsEveryVariableInTableOrder(t *testing.T) {
 	want := []string{
 		"VONAGE_API_KEY", "VONAGE_API_SECRET", "VONAGE_API_SECRET_FILE",
 		"VONAGE_TOPUP_TRX", "VONAGE_TOPUP_TRX_FILE", "VONAGE_BASE_URL", "VONAGE_AUTH",
-		"TOPUP_THRESHOLD", "TOPUP_TARGET", "TOPUP_SCHEDULE", "TOPUP_WINDOW",
+		"TOPUP_THRESHOLD", "TOPUP_TARGET", "TOPUP_SCHEDULE", "TOPUP_WINDOW", "TOPUP_AMOUNT",
 		"TOPUP_MAX_PER_DAY", "TOPUP_DRY_RUN", "TOPUP_STATE_FILE", "TOPUP_REQUEST_TIMEOUT",
 		"TOPUP_LISTEN_ADDR", "TOPUP_LOG_LEVEL", "TOPUP_LOG_FORMAT",
 		"TOPUP_ALLOW_INSECURE_HTTP", "TOPUP_NOTIFY_URL", "TOPUP_NOTIFY_FORMAT",

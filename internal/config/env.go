@@ -19,6 +19,7 @@ const (
 	varTarget            = "TOPUP_TARGET"
 	varSchedule          = "TOPUP_SCHEDULE"
 	varWindow            = "TOPUP_WINDOW"
+	varAmount            = "TOPUP_AMOUNT"
 	varMaxPerDay         = "TOPUP_MAX_PER_DAY"
 	varDryRun            = "TOPUP_DRY_RUN"
 	varStateFile         = "TOPUP_STATE_FILE"
@@ -46,6 +47,7 @@ type rawEnv struct {
 	Target            string `env:"TOPUP_TARGET"`
 	Schedule          string `env:"TOPUP_SCHEDULE" envDefault:"@every 30s"`
 	Window            string `env:"TOPUP_WINDOW" envDefault:"15m"`
+	Amount            string `env:"TOPUP_AMOUNT"`
 	MaxPerDay         string `env:"TOPUP_MAX_PER_DAY" envDefault:"5"`
 	DryRun            string `env:"TOPUP_DRY_RUN" envDefault:"false"`
 	StateFile         string `env:"TOPUP_STATE_FILE" envDefault:"topup-state.json"`

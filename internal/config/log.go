@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/shopspring/decimal"
 	"go.uber.org/zap"
 )
 
@@ -29,6 +30,7 @@ func (c Config) LogFields() []zap.Field {
 		zap.String("target", c.Target.String()),
 		zap.String("schedule", c.ScheduleSpec),
 		zap.String("window", c.Window.String()),
+		zap.String("amount", amountText(c.Amount)),
 		zap.Int("max_per_day", c.MaxPerDay),
 		zap.Bool("dry_run", c.DryRun),
 		zap.String("state_file", c.StateFile),
@@ -40,6 +42,14 @@ func (c Config) LogFields() []zap.Field {
 		zap.String("notify", NotifyTarget(c.NotifyURL)),
 		zap.String("notify_format", c.NotifyFormat),
 	}
+}
+
+// amountText is the amount, or "unknown" when unset.
+func amountText(d decimal.Decimal) string {
+	if d.IsZero() {
+		return "unknown"
+	}
+	return d.String()
 }
 
 func offIfEmpty(s string) string {

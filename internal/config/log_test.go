@@ -47,6 +47,7 @@ func TestLogFieldsShowTheEffectiveConfiguration(t *testing.T) {
 		"target":              "30.125",
 		"schedule":            "@every 30s",
 		"window":              "15m0s",
+		"amount":              "unknown",
 		"max_per_day":         int64(5),
 		"dry_run":             false,
 		"state_file":          "topup-state.json",

@@ -87,17 +87,20 @@ func parseDuration(s string, max time.Duration) (time.Duration, error) {
 	return d, nil
 }
 
-// shortDuration writes 5m rather than 5m0s.
+// shortDuration writes 5m rather than 5m0s, and 24h rather than 24h0m0s.
 func shortDuration(d time.Duration) string {
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = strings.TrimSuffix(s, "0s")
 	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
 	return s
 }
 
-// parseCount reads a whole number of at least 0.
-func parseCount(s string) (int, error) {
+// parseCount reads a whole number from 0 to max.
+func parseCount(s string, max int) (int, error) {
 	n, err := strconv.Atoi(s)
 	switch {
 	case errors.Is(err, strconv.ErrRange):
@@ -106,6 +109,8 @@ func parseCount(s string) (int, error) {
 		return 0, fmt.Errorf("not a whole number: %q", s)
 	case n < 0:
 		return 0, fmt.Errorf("must not be negative: %q", s)
+	case n > max:
+		return 0, fmt.Errorf("must be at most %d: %q", max, s)
 	}
 	return n, nil
 }

@@ -12,9 +12,30 @@ import (
 
 // The crash tests' timing: a window the after_intent restart has to sit out,
 // and a credit that lags well behind a restart but lands inside the window.
+//
+// A top-up's window counts from the end of its last attempt, and while that
+// end is unknown (its process died with the intent pending) from the latest
+// it can be: crashFlight after the intent, a quarter of the window (no
+// attempt starts later) plus one TOPUP_REQUEST_TIMEOUT (the rig's 1s: an
+// attempt lasts no longer). TOPUP_WINDOW must be at least four timeouts:
+// 5s holds 1s.
 const (
 	crashWindow      = 5 * time.Second
+	crashTimeout     = time.Second // the rig's TOPUP_REQUEST_TIMEOUT
+	crashFlight      = crashWindow/4 + crashTimeout
 	crashCreditDelay = 3 * time.Second
+)
+
+// The after_send_held run's configuration, for both of its processes. Its
+// first process must still be waiting for the held answer when the test
+// kills it, so its request timeout must outlast the test's reaction by far
+// (a second, the rig's, would race with the kill on a loaded machine); and
+// TOPUP_WINDOW must be at least four timeouts. The restart under test runs
+// the same configuration: its window (4m) only has to outlast the credit
+// (3s), as the others' (5s) does.
+const (
+	heldTimeout = time.Minute
+	heldWindow  = 4 * heldTimeout
 )
 
 // TestCrashPoints kills the binary (SIGKILL, from inside, through
@@ -56,11 +77,15 @@ type crash struct {
 
 func startCrash(t *testing.T, point string) *crash {
 	held := point == "after_send_held"
+	env := map[string]string{"TOPUP_WINDOW": crashWindow.String(), "TOPUP_REQUEST_TIMEOUT": crashTimeout.String()}
+	if held {
+		env = map[string]string{"TOPUP_WINDOW": heldWindow.String(), "TOPUP_REQUEST_TIMEOUT": heldTimeout.String()}
+	}
 	r := newRig(t, rigOptions{
 		account: sim.Config{
 			Balance: eur("5"), AutoReload: true, TopUpAmount: eur("50"), CreditDelay: crashCreditDelay,
 		},
-		env: map[string]string{"TOPUP_WINDOW": crashWindow.String()},
+		env: env,
 		// A held answer ends when its client goes away; a detached one never
 		// would.
 		processEveryTopUp: !held,
@@ -72,7 +97,7 @@ func startCrash(t *testing.T, point string) *crash {
 		if err := r.acct.Script(sim.EndpointTopUp, sim.FaultAppliedNoAnswer); err != nil {
 			t.Fatal(err)
 		}
-		first = r.start(map[string]string{"TOPUP_REQUEST_TIMEOUT": "1m"})
+		first = r.start(nil)
 		r.waitAccount(waitLimit, "the top-up held", func(s sim.Stats) bool { return s.Hanging == 1 })
 		_ = first.cmd.Process.Signal(syscall.SIGKILL)
 	} else {
@@ -144,11 +169,13 @@ func (c *crash) restartTopsUpAtOnce() {
 
 // restartWaitsOutTheWindow: the intent is durable and nothing was sent, but
 // the restart cannot know that: it must not send inside the window, and
-// must top up once the window has passed without a credit.
+// must top up once the window has passed without a credit. The intent has
+// no outcome, so its window runs from the latest its request could have
+// ended, crashFlight after it.
 func (c *crash) restartWaitsOutTheWindow() {
 	intent := c.after.TopUps[0]
-	windowEnd := intent.At.Add(crashWindow)
-	c.r.waitAccount(crashWindow+waitLimit, "the top-up after the window",
+	windowEnd := intent.At.Add(crashFlight + crashWindow)
+	c.r.waitAccount(crashFlight+crashWindow+waitLimit, "the top-up after the window",
 		func(s sim.Stats) bool { return s.TopUpRequests >= 1 })
 	tu := c.r.acct.TopUps()[0]
 	if tu.ReceivedAt.Before(windowEnd) {

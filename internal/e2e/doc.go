@@ -4,15 +4,20 @@
 // account's own record of every request.
 //
 // The tests kill the binary with SIGKILL at each step of a top-up and restart
-// it on the same ledger (crash points), run it through random faults and
-// random restarts and then check the contract's invariants (fault storm),
-// give it a read-only, full or corrupt state folder (disk faults), and scan
-// every byte it writes, in all of them, for the API secret and the trx
-// reference (secret sweep).
+// it on the same ledger (crash points), stop it with SIGSTOP between a claim
+// and its request (pauses), step its wall clock while a top-up is pending
+// (clock steps), run it through random faults, restarts, pauses, clock steps
+// and a hostile HTTP/2 front over TLS (internal/h2test) and then check the
+// contract's invariants (fault storm), give it a read-only, full or corrupt
+// state folder (disk faults), and scan every byte it writes, in all of them,
+// for the API secret and the trx reference (secret sweep). The binary's
+// testing hooks are TOPUP_TEST_CRASH_AT, TOPUP_TEST_PAUSE_AT and
+// TOPUP_TEST_CLOCK_FILE (cmd/topup-watchdog/crash.go and testhooks.go).
 //
 // The package holds tests only: go test -race ./internal/e2e/ takes about 75
-// seconds, most of it the storm (20 seconds with -short). The disk-fault
-// tests mount tmpfs file systems, which needs root (CI has it); without it
-// they skip and say why. E2E_STORM_SEED replays a storm whose seed a run
-// logged, and E2E_STORM_VERBOSE=1 logs its timeline.
+// seconds, most of it the storm (20 seconds with -short); its tests run up to
+// eight at a time, as they mostly wait. The disk-fault tests mount tmpfs file
+// systems, which needs root (CI has it); without it they skip and say why.
+// The pause tests need Linux 5.3 or later (pidfd). E2E_STORM_SEED replays a
+// storm whose seed a run logged, and E2E_STORM_VERBOSE=1 logs its timeline.
 package e2e

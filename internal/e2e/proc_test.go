@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // line is one line a child process wrote.
@@ -62,6 +64,24 @@ func (b *logbook) poke() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.wake()
+}
+
+// since returns a copy of the lines from index i on, and the index after
+// them.
+func (b *logbook) since(i int) ([]line, int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if i > len(b.lines) {
+		i = len(b.lines)
+	}
+	return append([]line(nil), b.lines[i:]...), len(b.lines)
+}
+
+// changes returns a channel that is closed at the next line or exit.
+func (b *logbook) changes() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.changed
 }
 
 // all returns a copy of the lines so far.
@@ -151,6 +171,10 @@ type proc struct {
 	done    chan struct{}
 	state   *os.ProcessState
 	err     error
+	// pidfd refers to the process for waitStopped; -1 if pidfd_open failed.
+	// It is opened before anything can reap the process, so it can never
+	// refer to another process that reused the pid.
+	pidfd int
 }
 
 // startProc starts the binary's run command with exactly env (no variable of
@@ -175,6 +199,10 @@ func startProc(t *testing.T, book *logbook, n int, env map[string]string) *proc 
 		t.Fatalf("start the binary: %v", err)
 	}
 	p.started = time.Now()
+	p.pidfd, err = unix.PidfdOpen(cmd.Process.Pid, 0)
+	if err != nil {
+		p.pidfd = -1
+	}
 	var readers sync.WaitGroup
 	readers.Add(2)
 	go p.scan(&readers, "stdout", stdout)
@@ -190,8 +218,11 @@ func startProc(t *testing.T, book *logbook, n int, env map[string]string) *proc 
 		select {
 		case <-p.done:
 		default:
-			_ = cmd.Process.Kill()
+			_ = cmd.Process.Kill() // SIGKILL ends a stopped process too
 			<-p.done
+		}
+		if p.pidfd >= 0 {
+			_ = unix.Close(p.pidfd)
 		}
 	})
 	return p
@@ -237,6 +268,62 @@ func (p *proc) kill(t *testing.T) {
 	if sig, ok := signalOf(st); !ok || sig != syscall.SIGKILL {
 		t.Fatalf("process %d: %v after SIGKILL, want signal: killed", p.n, st)
 	}
+}
+
+// cldStopped is siginfo's si_code of a child stopped by a signal
+// (CLD_STOPPED in <signal.h>).
+const cldStopped = 5
+
+// waitStopped waits until the process is stopped (SIGSTOP), and reports
+// true, or until it has ended, and reports false; it fails the test after
+// limit. It waits on the kernel (waitid with WNOWAIT on the process's
+// pidfd), consuming nothing that the process's own Wait needs, and sees
+// only a stop in force: one that a SIGCONT has ended is not reported.
+func (p *proc) waitStopped(t *testing.T, limit time.Duration) bool {
+	t.Helper()
+	if p.pidfd < 0 {
+		t.Fatalf("process %d: no pidfd to wait on (pidfd_open needs Linux 5.3)", p.n)
+	}
+	res := make(chan bool, 1)
+	go func() {
+		for {
+			var info unix.Siginfo
+			err := unix.Waitid(unix.P_PIDFD, p.pidfd, &info, unix.WSTOPPED|unix.WEXITED|unix.WNOWAIT, nil)
+			if err == unix.EINTR {
+				continue
+			}
+			res <- err == nil && info.Code == cldStopped
+			return
+		}
+	}()
+	select {
+	case stopped := <-res:
+		return stopped
+	case <-time.After(limit):
+		t.Fatalf("process %d neither stopped nor ended within %s; last output:\n%s", p.n, limit, p.book.tail(30))
+		return false
+	}
+}
+
+// pause stops the process with SIGSTOP and waits until it is stopped; it
+// returns when it was, or false if the process had ended.
+func (p *proc) pause(t *testing.T) (time.Time, bool) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		return time.Time{}, false
+	}
+	if !p.waitStopped(t, waitLimit) {
+		return time.Time{}, false
+	}
+	return time.Now(), true
+}
+
+// resume sends SIGCONT and returns the time just before: the process may
+// run again before the signal call returns.
+func (p *proc) resume() time.Time {
+	at := time.Now()
+	_ = p.cmd.Process.Signal(syscall.SIGCONT)
+	return at
 }
 
 // stop sends SIGTERM and checks the clean stop of the contract: exit 0.

@@ -128,7 +128,22 @@ func timeline(run *stormRun, m *model, tops []sim.TopUp, intents []ledger.Record
 		evs = append(evs, ev{k, "SIGKILL"})
 	}
 	for _, d := range run.downtimes {
-		evs = append(evs, ev{d[1], "restart"})
+		evs = append(evs, ev{d[1], "restart or SIGCONT"})
+	}
+	for _, p := range run.pauses {
+		what := "SIGSTOP"
+		if p.hook {
+			what = "stopped by the pause hook (after the intent)"
+		}
+		evs = append(evs, ev{p.from, fmt.Sprintf("process %d %s", p.proc, what)})
+	}
+	for _, s := range run.steps {
+		evs = append(evs, ev{s.at, fmt.Sprintf("clock stepped %s to offset %s (logged %s)", s.step, s.offset, s.logged)})
+	}
+	for _, fr := range run.front.topUps() {
+		if !fr.answered {
+			evs = append(evs, ev{fr.Time, fmt.Sprintf("HTTP/2 front: top-up request #%d %s (forwarded %v, status %d)", fr.Seq, fr.how, fr.forwarded, fr.status)})
+		}
 	}
 	for _, tu := range tops {
 		evs = append(evs, ev{tu.ReceivedAt, fmt.Sprintf("top-up #%d %s fault=%s status=%d balance=%s",
@@ -138,7 +153,10 @@ func timeline(run *stormRun, m *model, tops []sim.TopUp, intents []ledger.Record
 		}
 	}
 	for _, in := range intents {
-		evs = append(evs, ev{in.At, fmt.Sprintf("intent %s balance=%s outcome=%s confirmed=%v", in.ID, in.BalanceBefore, in.Outcome, in.Confirmed())})
+		evs = append(evs, ev{in.At, fmt.Sprintf("intent %s balance=%s outcome=%s attempts=%d confirmed=%v", in.ID, in.BalanceBefore, in.Outcome, in.Attempts, in.Confirmed())})
+		if !in.FinishedAt.IsZero() {
+			evs = append(evs, ev{in.FinishedAt, fmt.Sprintf("intent %s ended (%s)", in.ID, in.Outcome)})
+		}
 	}
 	for _, iv := range m.below(stormThreshold, run.end) {
 		evs = append(evs, ev{iv[0], "below threshold"}, ev{iv[1], "not below"})

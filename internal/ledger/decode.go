@@ -80,6 +80,10 @@ func (r Record) validate() error {
 		return fmt.Errorf("outcome: unknown %q", r.Outcome)
 	case r.At.IsZero():
 		return errors.New("at: missing")
+	case !r.HoldUntil.IsZero() && r.Outcome != NotSent:
+		return fmt.Errorf("hold_until: set on a top-up whose outcome is %s, not %s", r.Outcome, NotSent)
+	case !r.HoldUntil.IsZero() && r.HoldUntil.Sub(r.FinishedAt) > MaxHold:
+		return fmt.Errorf("hold_until: more than %s after finished_at", MaxHold)
 	}
 	return nil
 }

@@ -55,6 +55,24 @@ type Record struct {
 	// Expired is set once the watchdog has seen the window end with the
 	// top-up still unconfirmed.
 	Expired bool `json:"expired,omitempty"`
+	// Lowest is the lowest balance read while the top-up waited for its
+	// credit, BalanceBefore included; a credit is a rise from it.
+	Lowest decimal.NullDecimal `json:"lowest_balance,omitzero"`
+	// HoldUntil is set on a top-up that Vonage answered 429 with a
+	// Retry-After: no top-up is sent before it.
+	HoldUntil time.Time `json:"hold_until,omitzero"`
+}
+
+// MaxHold is the longest Retry-After a record keeps: a longer one holds
+// top-ups this long.
+const MaxHold = 24 * time.Hour
+
+// LowestBalance is the lowest balance read since the intent.
+func (r Record) LowestBalance() decimal.Decimal {
+	if r.Lowest.Valid && r.Lowest.Decimal.LessThan(r.BalanceBefore) {
+		return r.Lowest.Decimal
+	}
+	return r.BalanceBefore
 }
 
 // Confirmed reports whether the top-up's credit has shown up.
@@ -67,20 +85,21 @@ func (r Record) MayHaveReached() bool {
 
 // PolicyTopUp is the record as the policy sees it.
 func (r Record) PolicyTopUp() policy.TopUp {
+	t := policy.TopUp{At: r.At, Ended: r.FinishedAt, HoldUntil: r.HoldUntil, Attempts: r.Attempts}
 	switch {
 	case r.Outcome == Rejected:
-		at := r.FinishedAt
-		if at.IsZero() {
-			at = r.At
+		if !r.FinishedAt.IsZero() {
+			t.At = r.FinishedAt
 		}
-		return policy.TopUp{At: at, Status: policy.Rejected}
+		t.Status = policy.Rejected
 	case r.Outcome == NotSent:
-		return policy.TopUp{At: r.At, Status: policy.NotSent}
+		t.Status = policy.NotSent
 	case r.Confirmed():
-		return policy.TopUp{At: r.At, Status: policy.Confirmed}
+		t.Status = policy.Confirmed
 	default:
-		return policy.TopUp{At: r.At, Status: policy.Pending}
+		t.Status = policy.Pending
 	}
+	return t
 }
 
 // State is everything the ledger holds.
@@ -117,14 +136,90 @@ func (s State) PolicyTopUps() []policy.TopUp {
 	return out
 }
 
-// Prune drops the records decided before the given instant. The caller picks
-// an instant older than every span the policy looks at.
-func (s *State) Prune(before time.Time) {
-	kept := s.TopUps[:0]
-	for _, r := range s.TopUps {
-		if !r.At.Before(before) {
-			kept = append(kept, r)
+// KeepUnsent is how many of the newest records that never reached Vonage
+// (rejected, not sent) Prune keeps. Only the newest of them matter to the
+// policy (the last rejection, the last hold, the length of a run of
+// not-sent ones up to the longest back-off), so a run of failures of any
+// length leaves a ledger of bounded size.
+const KeepUnsent = 16
+
+// latest is the latest time r holds but HoldUntil: when it was last acted on.
+func (r Record) latest() time.Time {
+	latest := r.At
+	for _, t := range []time.Time{r.FinishedAt, r.ConfirmedAt} {
+		if t.After(latest) {
+			latest = t
 		}
 	}
+	return latest
+}
+
+// Prune drops the records last acted on (decided, finished or confirmed)
+// before the given instant, and all but the
+// KeepUnsent newest of those that never reached Vonage. The caller picks an
+// instant older than every span the policy looks at. What is left is
+// bounded: the records that may have reached Vonage are bounded by the
+// daily cap over the retention, the others by KeepUnsent, and each record's
+// size by its fields (an error text is cut to a few hundred bytes).
+func (s *State) Prune(before time.Time) {
+	unsent := 0
+	for i := len(s.TopUps) - 1; i >= 0; i-- {
+		if !s.TopUps[i].MayHaveReached() {
+			unsent++
+		}
+	}
+	kept := s.TopUps[:0]
+	for _, r := range s.TopUps {
+		if r.latest().Before(before) {
+			if !r.MayHaveReached() {
+				unsent--
+			}
+			continue
+		}
+		if !r.MayHaveReached() && unsent > KeepUnsent {
+			unsent--
+			continue
+		}
+		kept = append(kept, r)
+	}
 	s.TopUps = kept
+}
+
+// Shift moves every time the records hold by d: what a step of the system
+// clock by d does to times that were read before it, so that their ages
+// stay what they were.
+func (s *State) Shift(d time.Duration) {
+	for i := range s.TopUps {
+		r := &s.TopUps[i]
+		for _, t := range []*time.Time{&r.At, &r.FinishedAt, &r.ConfirmedAt, &r.HoldUntil} {
+			if !t.IsZero() {
+				*t = t.Add(d)
+			}
+		}
+	}
+}
+
+// ClampAhead redates, as of now, every time of a record that lies more than
+// slack after now (written while the clock was ahead, or by a process whose
+// clock was), so that the record holds one window at most, and is confirmed
+// and pruned like any other. A hold moves back with its record's end. It
+// returns the ids of the records it redated.
+func (s *State) ClampAhead(now time.Time, slack time.Duration) []string {
+	var ids []string
+	for i := range s.TopUps {
+		r := &s.TopUps[i]
+		if r.latest().Sub(now) <= slack {
+			continue
+		}
+		if ahead := r.FinishedAt.Sub(now); ahead > slack && !r.HoldUntil.IsZero() {
+			r.HoldUntil = r.HoldUntil.Add(-ahead)
+		}
+		for _, t := range []*time.Time{&r.At, &r.FinishedAt, &r.ConfirmedAt} {
+			if t.Sub(now) > slack {
+				*t = now
+			}
+		}
+		ids = append(ids, r.ID)
+	}
+	return ids
 }

@@ -73,6 +73,8 @@ func decisionLabels() [][2]string {
 		{string(policy.ActionBlocked), string(policy.ReasonAutoReloadDisabled)},
 		{string(policy.ActionBlocked), string(policy.ReasonWindowOpen)},
 		{string(policy.ActionBlocked), string(policy.ReasonRecentlyRejected)},
+		{string(policy.ActionBlocked), string(policy.ReasonRateLimited)},
+		{string(policy.ActionBlocked), string(policy.ReasonBackingOff)},
 		{string(policy.ActionBlocked), string(policy.ReasonDailyCapReached)},
 	}
 }

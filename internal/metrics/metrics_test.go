@@ -93,6 +93,8 @@ func TestScrapeAfterATopUpShowsTheRefill(t *testing.T) {
 		"topup_watchdog_topups_confirmed_total 1",
 		`topup_watchdog_decisions_total{action="top_up",reason="below_threshold"} 1`,
 		`topup_watchdog_decisions_total{action="blocked",reason="daily_cap_reached"} 0`,
+		`topup_watchdog_decisions_total{action="blocked",reason="rate_limited"} 0`,
+		`topup_watchdog_decisions_total{action="blocked",reason="backing_off"} 0`,
 		`topup_watchdog_checks_total{result="success"} 1`,
 		`topup_watchdog_checks_total{result="failure"} 0`,
 		"topup_watchdog_window_open 0",

@@ -21,6 +21,9 @@ type state struct {
 	autoReloadOff bool
 	capReached    bool
 	rejected      bool
+	// notSent is set while top-ups end not sent (Vonage unreachable or
+	// rate limiting): one notification covers the whole episode.
+	notSent bool
 }
 
 // next moves the state on by one event and returns the notifications it
@@ -99,12 +102,22 @@ func (s *state) decided(e watchdog.Decided) []message {
 }
 
 func (s *state) topUpFinished(e watchdog.TopUpFinished) []message {
+	episode := e.Outcome == ledger.NotSent
+	if episode && s.notSent {
+		return nil
+	}
+	s.notSent = episode
+	var hold string
+	if !e.HoldUntil.IsZero() {
+		hold = e.HoldUntil.UTC().Format(time.RFC3339)
+	}
 	out := []message{s.msg(EventTopUp, e.At,
 		f("intent_id", e.IntentID),
 		f("outcome", string(e.Outcome)),
 		f("attempts", e.Attempts),
 		f("duration_ms", e.Duration.Milliseconds()),
 		f("balance_before", amount(e.BalanceBefore)),
+		f("hold_until", hold),
 		f("error", errText(e.Err)))}
 	switch {
 	case e.Outcome == ledger.Rejected && !s.rejected:

@@ -158,3 +158,21 @@ func TestAmount(t *testing.T) {
 		}
 	}
 }
+
+// Issue 8, case 5: a 429 with a long Retry-After, or Vonage out of reach,
+// used to send one notification per check; one covers the whole episode.
+func TestOneNotificationPerEpisodeOfUnsentTopUps(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) }) // after the receivers close
+	held := finished("intent-0", ledger.NotSent)
+	held.HoldUntil = t0.Add(time.Hour)
+	events := []watchdog.Event{held}
+	for i := range 30 {
+		events = append(events, decided(policy.ReasonRateLimited, true), finished(fmt.Sprint("intent-", i+1), ledger.NotSent))
+	}
+	events = append(events, finished("intent-31", ledger.Succeeded), finished("intent-32", ledger.NotSent))
+	bodies := deliver(t, events...)
+	expectNames(t, bodies, EventTopUp, EventTopUp, EventTopUp)
+	expectFields(t, bodies[0], map[string]any{"intent_id": "intent-0", "outcome": "not_sent", "hold_until": "2025-03-01T13:00:00Z"})
+	expectFields(t, bodies[1], map[string]any{"intent_id": "intent-31", "outcome": "succeeded"})
+	expectFields(t, bodies[2], map[string]any{"intent_id": "intent-32", "outcome": "not_sent"})
+}

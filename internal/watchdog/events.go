@@ -66,6 +66,9 @@ type TopUpFinished struct {
 	Duration      time.Duration
 	BalanceBefore decimal.Decimal
 	Err           error // redacted; nil when Outcome is Succeeded
+	// HoldUntil is set when Vonage answered 429 with a Retry-After: no
+	// top-up is sent before it.
+	HoldUntil time.Time
 	// AutoReloadDisabled is set when Vonage rejected it as "not auto-reload
 	// enabled"; CredentialsRejected when as "authentication failed".
 	AutoReloadDisabled  bool

@@ -36,6 +36,9 @@ type fakeVonage struct {
 	// creditLater holds applied top-ups back until credit() is called.
 	creditLater bool
 	owed        int
+	// during, when set, runs inside every top-up call, as time passing
+	// while the request is in flight.
+	during func()
 }
 
 var _ Vonage = (*fakeVonage)(nil)
@@ -54,6 +57,9 @@ func (f *fakeVonage) GetBalance(context.Context) (vonage.Balance, error) {
 }
 
 func (f *fakeVonage) TopUp(context.Context) error {
+	if f.during != nil {
+		f.during()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.topUps++
@@ -153,7 +159,7 @@ func newHarness(t *testing.T, balance string, edit ...func(*Options)) *harness {
 	}
 	h.opts = Options{
 		Settings: policy.Settings{Threshold: eur("10"), Target: eur("10"), Window: 15 * time.Minute, MaxPerDay: 5},
-		Now:      h.clock.Now, ReadBackoff: noWait, SendBackoff: noWait,
+		Now:      h.clock.Now, Monotonic: h.clock.Monotonic, ReadBackoff: noWait, SendBackoff: noWait,
 		NewID: counter(),
 	}
 	for _, e := range edit {

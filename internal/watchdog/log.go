@@ -19,6 +19,10 @@ const (
 	msgCheckRecovered   = "check recovered"
 	msgLedgerFailed     = "ledger write failed"
 	msgCheckInterrupted = "check interrupted"
+	msgClockStepped     = "system clock stepped"
+	msgRecordAhead      = "ledger record dated ahead of the clock: counted as written now"
+	msgIntentTooOld     = "intent too old to send"
+	msgCheckSkipped     = "check skipped: the previous check is still running"
 )
 
 // The field names of the log lines.
@@ -45,6 +49,9 @@ const (
 	fieldRepeated      = "repeated"
 	fieldFailures      = "failures"
 	fieldTopUpSent     = "topup_sent"
+	fieldStep          = "step"
+	fieldStepMS        = "step_ms"
+	fieldHoldUntil     = "hold_until"
 )
 
 // reportReconciled logs and reports the top-ups a check confirmed, and
@@ -100,7 +107,7 @@ func (w *Watchdog) ledgerFailed(now time.Time, err error, wanted bool) {
 // checkFailed logs a failed balance read, once per distinct failure and then
 // at most every RepeatEvery while it repeats.
 func (w *Watchdog) checkFailed(ctx context.Context, err error, attempts int) {
-	now := w.opts.Now()
+	now := w.now()
 	if ctx.Err() != nil { // shutting down: the read was cut short, not failed
 		w.log.Debug(msgCheckInterrupted, zap.Error(err), zap.Int(fieldAttempts, attempts))
 		return

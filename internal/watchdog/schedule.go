@@ -9,47 +9,75 @@ import (
 	"go.uber.org/zap"
 )
 
-// Run checks once at once, then on schedule, until ctx ends. Overlapping
-// checks are skipped and panics are recovered and logged. When ctx ends no new
-// check starts; Run waits up to grace for the one in flight (a top-up in
-// flight runs to its answer or its request timeout) and returns.
+// Run checks once at once, then on schedule, until ctx ends. Panics are
+// recovered and logged. A check that outlasts the next run time makes the
+// loop skip that run, with a warning. When ctx ends no new check starts;
+// Run waits up to grace for the one in flight (a top-up in flight runs to
+// its answer or its request timeout) and returns.
+//
+// The loop is this package's, not cron's: cron.Cron waits for the next run
+// time by comparing wall-clock times, so a step of the system clock back by
+// an hour would stop every check for that hour. Here each wait is a span on
+// the monotonic clock, taken from the schedule at the time it is computed:
+// a backward step delays no check, and a forward one skips none but the
+// runs the step jumped over.
 func (w *Watchdog) Run(ctx context.Context, schedule cron.Schedule, grace time.Duration) error {
 	logger := cronLogger{w.log}
-	job := cron.FuncJob(func() { w.Check(ctx) })
-	c := cron.New(
-		cron.WithLogger(logger),
-		cron.WithChain(cron.Recover(logger), cron.SkipIfStillRunning(logger)),
-	)
-	// The first check runs before the scheduler starts, so it can't overlap
-	// with a scheduled one; it gets the same panic recovery.
-	cron.NewChain(cron.Recover(logger)).Then(job).Run()
-	if ctx.Err() != nil {
-		return nil
-	}
-	c.Schedule(schedule, job)
-	c.Start()
+	job := cron.NewChain(cron.Recover(logger)).Then(cron.FuncJob(func() { w.Check(ctx) }))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.loop(ctx, schedule, job)
+	}()
 	<-ctx.Done()
-
-	stopped := c.Stop()
 	timer := time.NewTimer(grace)
 	defer timer.Stop()
 	select {
-	case <-stopped.Done():
+	case <-done:
 		return nil
 	case <-timer.C:
 		return fmt.Errorf("stop checks: a check still running after %s", grace)
 	}
 }
 
-// cronLogger sends cron's own messages to zap: its routine chatter at debug,
-// a skipped check at warn, and errors (panics included) at error.
+// loop runs job at once, then at every run time of schedule, until ctx
+// ends. The run time comes from the schedule and the wall clock at the start
+// of the check before; the wait for it is what is left of that span once the
+// check's own time is taken off, both on the monotonic clock, so a step of
+// the wall clock during a check moves no run either.
+func (w *Watchdog) loop(ctx context.Context, schedule cron.Schedule, job cron.Job) {
+	for ctx.Err() == nil {
+		started, startedMono := w.opts.Now(), w.opts.Monotonic()
+		job.Run()
+		if ctx.Err() != nil {
+			return
+		}
+		took := w.opts.Monotonic() - startedMono
+		next := schedule.Next(started)
+		wait := next.Sub(started) - took
+		if wait <= 0 { // the check outlasted its next run time: skip it
+			w.log.Warn(msgCheckSkipped, zap.Int64(fieldDurationMS, took.Milliseconds()))
+			now := w.opts.Now()
+			next = schedule.Next(now)
+			wait = next.Sub(now)
+		}
+		if next.IsZero() { // a schedule that never fires again
+			<-ctx.Done()
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.opts.After(wait):
+		}
+	}
+}
+
+// cronLogger sends the messages of cron's job wrappers to zap: routine
+// chatter at debug and errors (panics included) at error.
 type cronLogger struct{ log *zap.Logger }
 
 func (l cronLogger) Info(msg string, kv ...any) {
-	if msg == "skip" {
-		l.log.Warn("check skipped: the previous check is still running")
-		return
-	}
 	l.log.Debug("cron "+msg, zap.Any("details", kvString(kv)))
 }
 

@@ -2,9 +2,12 @@ package watchdog
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/sethvargo/go-retry"
+	"go.uber.org/zap"
 
 	"github.com/topup-watchdog/topup-watchdog/internal/ledger"
 	"github.com/topup-watchdog/topup-watchdog/internal/vonage"
@@ -60,26 +63,44 @@ type sendResult struct {
 	outcome  ledger.Outcome
 	attempts int
 	err      error
+	// hold is the Retry-After of the last attempt's 429, if any.
+	hold time.Duration
 }
 
-// sendTopUp sends the top-up, retrying only attempts that provably never
-// reached Vonage (and 429s). An attempt in flight is never cut short by ctx:
-// it runs to its answer or its own timeout, so its outcome is known; ctx only
-// stops further attempts.
-func (w *Watchdog) sendTopUp(ctx context.Context) sendResult {
+// errIntentTooOld ends the attempts of an intent written too long ago.
+var errIntentTooOld = errors.New("intent too old to send")
+
+// sendTopUp sends the top-up claimed at the reading claimed, retrying only
+// attempts that provably never reached Vonage (and 429s). No attempt starts
+// once the intent is older than a quarter of the window on the monotonic
+// clock (the process was paused, or the retries went on that long): a late
+// request could land after its window and beside the next top-up. An attempt
+// in flight is never cut short by ctx: it runs to its answer or its own
+// timeout, so its outcome is known; ctx only stops further attempts.
+func (w *Watchdog) sendTopUp(ctx context.Context, claimed reading) sendResult {
 	b := &honourRetryAfter{next: w.opts.SendBackoff(), max: w.opts.MaxRetryAfter}
+	limit := w.opts.Settings.Window / 4
 	var r sendResult
 	_ = retry.Do(ctx, b, func(ctx context.Context) error {
+		if age := w.read().mono - claimed.mono; age > limit {
+			r.outcome = ledger.NotSent
+			r.err = fmt.Errorf("%w: written %s ago, over a quarter of the %s window", errIntentTooOld,
+				age.Round(time.Millisecond), w.opts.Settings.Window)
+			w.log.Warn(msgIntentTooOld, zap.Int(fieldAttempts, r.attempts), zap.Int64(fieldAgeMS, age.Milliseconds()))
+			return r.err
+		}
 		r.attempts++
 		r.err = w.api.TopUp(context.WithoutCancel(ctx))
 		r.outcome = outcomeOf(r.err)
+		r.hold = 0
 		if r.outcome == ledger.NotSent {
 			b.wait = retryAfter(r.err)
+			r.hold = b.wait
 			return retry.RetryableError(r.err)
 		}
 		return r.err
 	})
-	if r.attempts == 0 { // ctx ended before the first attempt
+	if r.outcome == "" { // ctx ended before the first attempt
 		r.outcome, r.err = ledger.NotSent, context.Cause(ctx)
 	}
 	return r

@@ -8,28 +8,40 @@ import (
 	"github.com/topup-watchdog/topup-watchdog/internal/ledger"
 )
 
-// send sends the top-up whose intent is already durable, then records and
-// reports its outcome. The outcome is recorded even when ctx has ended: a
-// shutdown must not lose what the last request did.
-func (w *Watchdog) send(ctx context.Context, intent ledger.Record) {
-	start := w.opts.Now()
-	res := w.sendTopUp(ctx)
-	end := w.opts.Now()
+// send sends the top-up whose intent is already durable (written at the
+// reading claimed), then records and reports its outcome. The outcome is
+// recorded even when ctx has ended: a shutdown must not lose what the last
+// request did.
+func (w *Watchdog) send(ctx context.Context, intent ledger.Record, claimed reading) {
+	start := w.read()
+	res := w.sendTopUp(ctx, claimed)
+	end := w.read()
 	w.opts.CrashPoint(CrashAfterAnswer)
 
+	shift := w.clock.unapplied()
 	err := w.ledger.Update(context.WithoutCancel(ctx), func(st *ledger.State) error {
+		st.Shift(shift)
 		r := st.Find(intent.ID)
 		if r == nil { // pruned meanwhile: nothing to record
 			return nil
 		}
-		r.Outcome, r.Attempts, r.Error, r.FinishedAt = res.outcome, res.attempts, errorText(res.err), end
+		r.Outcome, r.Attempts, r.Error, r.FinishedAt = res.outcome, res.attempts, errorText(res.err), end.wall
+		if res.outcome == ledger.NotSent && res.hold > 0 {
+			r.HoldUntil = end.wall.Add(min(res.hold, ledger.MaxHold))
+		}
 		return nil
 	})
+	if err == nil {
+		w.clock.applied(shift)
+	}
 	ev := TopUpFinished{
-		At: end, IntentID: intent.ID, Outcome: res.outcome, Attempts: res.attempts,
-		Duration: end.Sub(start), BalanceBefore: intent.BalanceBefore,
+		At: end.wall, IntentID: intent.ID, Outcome: res.outcome, Attempts: res.attempts,
+		Duration: end.mono - start.mono, BalanceBefore: intent.BalanceBefore,
 		AutoReloadDisabled:  isAutoReloadDisabled(res.err),
 		CredentialsRejected: isAuthFailure(res.err),
+	}
+	if res.outcome == ledger.NotSent && res.hold > 0 {
+		ev.HoldUntil = end.wall.Add(min(res.hold, ledger.MaxHold))
 	}
 	if res.outcome != ledger.Succeeded {
 		ev.Err = res.err
@@ -39,7 +51,7 @@ func (w *Watchdog) send(ctx context.Context, intent ledger.Record) {
 		// The intent stays pending on disk, which holds the window: the safe side.
 		w.log.Error(msgLedgerFailed, zap.String(fieldIntentID, intent.ID),
 			zap.String(fieldOutcome, string(res.outcome)), zap.Error(err))
-		w.opts.Observer.Observe(LedgerFailed{At: end, Err: err})
+		w.opts.Observer.Observe(LedgerFailed{At: end.wall, Err: err})
 	}
 	w.opts.Observer.Observe(ev)
 }
@@ -51,6 +63,9 @@ func (w *Watchdog) logTopUp(ev TopUpFinished) {
 		zap.Int(fieldAttempts, ev.Attempts),
 		zap.Int64(fieldDurationMS, ev.Duration.Milliseconds()),
 		zap.String(fieldBalanceBefore, ev.BalanceBefore.String()),
+	}
+	if !ev.HoldUntil.IsZero() {
+		fields = append(fields, zap.Time(fieldHoldUntil, ev.HoldUntil))
 	}
 	if ev.Err != nil {
 		fields = append(fields, zap.String(fieldError, ev.Err.Error()))

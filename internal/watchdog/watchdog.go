@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sethvargo/go-retry"
+	"github.com/shopspring/decimal"
 	"go.uber.org/zap"
 
 	"github.com/topup-watchdog/topup-watchdog/internal/ledger"
@@ -28,7 +29,9 @@ type Vonage interface {
 }
 
 // Ledger is the durable record of top-ups. Update applies fn to a copy of the
-// state and makes the result durable before it returns nil.
+// state and makes the result durable before it returns nil. fn may run more
+// than once for one Update (a store that retries an optimistic transaction
+// does so), so it must derive everything from the state it is given.
 type Ledger interface {
 	View(ctx context.Context) (ledger.State, error)
 	Update(ctx context.Context, fn func(*ledger.State) error) error
@@ -42,8 +45,18 @@ type Options struct {
 	Log    *zap.Logger
 	// Observer is told of every event; nil means nobody.
 	Observer Observer
-	// Now is the clock; nil means time.Now.
+	// Amount is what every top-up adds (TOPUP_AMOUNT); zero means unknown:
+	// any rise then confirms a top-up.
+	Amount decimal.Decimal
+	// Now is the wall clock, which may step; nil means the system's.
 	Now func() time.Time
+	// Monotonic is a clock that never steps, as a span since any origin;
+	// spans are measured on it. nil means the system's when Now is nil too,
+	// and else a clock derived from Now (which then cannot step).
+	Monotonic func() time.Duration
+	// After waits on the monotonic clock, as time.After; Run's schedule uses
+	// it. nil means time.After.
+	After func(time.Duration) <-chan time.Time
 	// NewID returns a fresh intent id; nil means 16 random hex digits.
 	NewID func() string
 	// ReadBackoff and SendBackoff build the retry schedule of one balance
@@ -87,6 +100,7 @@ type Watchdog struct {
 	opts   Options
 	log    *zap.Logger
 
+	clock    *clock
 	mu       sync.Mutex // one check at a time
 	failures failureLog
 }
@@ -99,8 +113,17 @@ func New(api Vonage, l Ledger, o Options) *Watchdog {
 	if o.Observer == nil {
 		o.Observer = ObserverFunc(func(Event) {})
 	}
-	if o.Now == nil {
-		o.Now = time.Now
+	switch {
+	case o.Now == nil:
+		o.Now = systemWall
+		if o.Monotonic == nil {
+			o.Monotonic = systemMono
+		}
+	case o.Monotonic == nil:
+		o.Monotonic = derivedMono(o.Now)
+	}
+	if o.After == nil {
+		o.After = time.After
 	}
 	if o.NewID == nil {
 		o.NewID = randomID
@@ -121,6 +144,7 @@ func New(api Vonage, l Ledger, o Options) *Watchdog {
 		o.CrashPoint = func(string) {}
 	}
 	return &Watchdog{api: api, ledger: l, opts: o, log: o.Log,
+		clock:    &clock{wall: o.Now, mono: o.Monotonic},
 		failures: failureLog{every: o.RepeatEvery}}
 }
 
@@ -135,7 +159,7 @@ func randomID() string {
 func (w *Watchdog) Check(ctx context.Context) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.opts.Observer.Observe(CheckStarted{At: w.opts.Now()})
+	w.opts.Observer.Observe(CheckStarted{At: w.now()})
 
 	bal, attempts, err := w.readBalance(ctx)
 	if err != nil {
@@ -150,16 +174,32 @@ func (w *Watchdog) Check(ctx context.Context) {
 	}
 	if c.intent != nil {
 		w.opts.CrashPoint(CrashAfterIntent)
-		w.send(ctx, *c.intent)
+		w.send(ctx, *c.intent, c.claimed)
 	}
+}
+
+// now reads the clocks, logging a step of the wall clock, and returns the
+// wall-clock time.
+func (w *Watchdog) now() time.Time { return w.read().wall }
+
+// read reads the clocks, logging a step of the wall clock.
+func (w *Watchdog) read() reading {
+	r := w.clock.read()
+	if r.step != 0 {
+		w.log.Warn(msgClockStepped, zap.Int64(fieldStepMS, r.step.Milliseconds()),
+			zap.String(fieldStep, r.step.String()))
+	}
+	return r
 }
 
 // claim is what one check decided under the ledger's lock.
 type claim struct {
 	decision    policy.Decision
 	intent      *ledger.Record
+	claimed     reading // when the intent was written
 	confirmed   []ledger.Record
 	unconfirmed []ledger.Record
+	redated     []string
 	windowOpen  bool
 }
 
@@ -167,12 +207,16 @@ type claim struct {
 // and, when it wants a top-up, writes the intent. It all happens in one
 // ledger update, so the claim is durable before anything is sent.
 func (w *Watchdog) decide(ctx context.Context, bal vonage.Balance) (claim, error) {
-	now := w.opts.Now()
+	at := w.read()
+	now := at.wall
 	s := w.opts.Settings
+	shift := w.clock.unapplied()
 	var c claim
 	err := w.ledger.Update(ctx, func(st *ledger.State) error {
-		c = claim{}
-		c.confirmed, c.unconfirmed = reconcile(st, bal, now, s.Window)
+		c = claim{claimed: at}
+		st.Shift(shift)
+		c.redated = st.ClampAhead(now, StepTolerance)
+		c.confirmed, c.unconfirmed = reconcile(st, bal, now, s, w.opts.Amount)
 		c.decision = policy.Decide(s, policy.Input{
 			Balance: bal.Value, AutoReload: bal.AutoReload, Now: now,
 			Refilling: st.Refilling, TopUps: st.PolicyTopUps(),
@@ -185,9 +229,12 @@ func (w *Watchdog) decide(ctx context.Context, bal vonage.Balance) (claim, error
 			w.opts.CrashPoint(CrashBeforeIntent) // decided, not yet durable
 		}
 		st.Prune(now.Add(-retention(s.Window)))
-		c.windowOpen = policy.WindowOpen(st.PolicyTopUps(), now, s.Window)
+		c.windowOpen = s.WindowOpen(st.PolicyTopUps(), now)
 		return nil
 	})
+	if err == nil {
+		w.clock.applied(shift)
+	}
 	if err != nil {
 		if ctx.Err() != nil { // shutting down: the check was cut short, nothing failed
 			w.log.Debug(msgCheckInterrupted, zap.Error(err))
@@ -205,6 +252,9 @@ func (w *Watchdog) decide(ctx context.Context, bal vonage.Balance) (claim, error
 		w.ledgerFailed(now, err, c.decision.Action == policy.ActionTopUp && !w.opts.DryRun)
 		return claim{}, err
 	}
+	for _, id := range c.redated {
+		w.log.Warn(msgRecordAhead, zap.String(fieldIntentID, id))
+	}
 	w.reportReconciled(now, bal, c)
 	w.reportDecision(now, bal, c)
 	return c, nil
@@ -216,24 +266,27 @@ func retention(window time.Duration) time.Duration {
 	return 2 * max(policy.Day, window)
 }
 
-// reconcile confirms the top-ups whose credit shows in bal, and marks those
-// whose window ended without a credit. A top-up already marked so is not
-// confirmed later: a credit after its window is taken for the newer top-up
-// it let through, not credited twice.
-func reconcile(st *ledger.State, bal vonage.Balance, now time.Time, window time.Duration) (confirmed, unconfirmed []ledger.Record) {
+// reconcile confirms the top-ups whose credit shows in bal (policy.Credited,
+// with the amount a top-up adds), notes the lowest balance of those still
+// waiting, and marks those whose window ended without a credit. A top-up
+// already marked so is not confirmed later: a credit after its window is
+// taken for the newer top-up it let through, not credited twice.
+func reconcile(st *ledger.State, bal vonage.Balance, now time.Time, s policy.Settings, amount decimal.Decimal) (confirmed, unconfirmed []ledger.Record) {
 	for i := range st.TopUps {
 		r := &st.TopUps[i]
 		if !r.MayHaveReached() || r.Confirmed() || r.Expired || now.Before(r.At) {
 			continue
 		}
 		switch {
-		case bal.Value.GreaterThan(r.BalanceBefore):
+		case policy.Credited(r.BalanceBefore, r.LowestBalance(), bal.Value, amount):
 			r.ConfirmedAt = now
 			r.BalanceAfter.Decimal, r.BalanceAfter.Valid = bal.Value, true
 			confirmed = append(confirmed, *r)
-		case now.Sub(r.At) >= window:
+		case !s.InWindow(r.PolicyTopUp(), now):
 			r.Expired = true
 			unconfirmed = append(unconfirmed, *r)
+		case bal.Value.LessThan(r.LowestBalance()):
+			r.Lowest.Decimal, r.Lowest.Valid = bal.Value, true
 		}
 	}
 	return confirmed, unconfirmed
