@@ -26,16 +26,30 @@ func (c *conn) startBackend(ctx context.Context, r Request) {
 	go func() {
 		defer c.backends.Done()
 		defer cancel()
-		status, header, body := c.callBackend(rctx, r)
+		status, header, body, aborted := c.callBackend(rctx, r)
+		if aborted { // as net/http's own HTTP/2 server does
+			c.write(func(fr *http2.Framer) error { return fr.WriteRSTStream(r.StreamID, http2.ErrCodeInternal) })
+			return
+		}
 		c.write(func(fr *http2.Framer) error { return c.writeAnswer(fr, r.StreamID, status, header, body) })
 	}()
 }
 
-// callBackend runs the backend on r through a ResponseRecorder.
-func (c *conn) callBackend(ctx context.Context, r Request) (int, http.Header, []byte) {
+// callBackend runs the backend on r through a ResponseRecorder. A backend
+// that panics with http.ErrAbortHandler, as a handler does to abort its
+// answer, gets the stream reset instead of an answer (aborted).
+func (c *conn) callBackend(ctx context.Context, r Request) (status int, header http.Header, body []byte, aborted bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler {
+				panic(v)
+			}
+			aborted = true
+		}
+	}()
 	u, err := url.ParseRequestURI(r.Path)
 	if err != nil {
-		return http.StatusBadRequest, http.Header{}, nil
+		return http.StatusBadRequest, http.Header{}, nil, false
 	}
 	req := (&http.Request{
 		Method:        r.Method,
@@ -53,7 +67,7 @@ func (c *conn) callBackend(ctx context.Context, r Request) (int, http.Header, []
 	rec := httptest.NewRecorder()
 	c.srv.backend.ServeHTTP(rec, req)
 	res := rec.Result()
-	return res.StatusCode, res.Header, rec.Body.Bytes()
+	return res.StatusCode, res.Header, rec.Body.Bytes(), false
 }
 
 // writeAnswer writes the HEADERS (and CONTINUATION) and DATA frames of an

@@ -242,3 +242,17 @@ func TestSequence(t *testing.T) {
 		t.Error("Always does not repeat its decision")
 	}
 }
+
+func TestABackendThatAbortsGetsItsStreamReset(t *testing.T) {
+	s := start(t, Config{Backend: http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) })})
+	c := client(t, s)
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, s.URL()+"/account/get-balance", nil)
+	resp, err := c.Do(req)
+	if err == nil {
+		_ = resp.Body.Close()
+		t.Fatalf("an aborted answer arrived: %s", resp.Status)
+	}
+	if !strings.Contains(err.Error(), "INTERNAL_ERROR") {
+		t.Errorf("error %q, want a stream reset with INTERNAL_ERROR", err)
+	}
+}
