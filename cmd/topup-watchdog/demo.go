@@ -36,6 +36,7 @@ func demoEnv(baseURL, stateFile string) map[string]string {
 		"TOPUP_TARGET":          "40",
 		"TOPUP_SCHEDULE":        "@every 2s",
 		"TOPUP_WINDOW":          "20s",
+		"TOPUP_AMOUNT":          demoTopUp,
 		"TOPUP_MAX_PER_DAY":     "20",
 		"TOPUP_REQUEST_TIMEOUT": "3s",
 		"TOPUP_STATE_FILE":      stateFile,
@@ -49,7 +50,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	duration := fs.Duration("duration", 0, "stop after this long (0: run until Ctrl-C)")
 	acctCfg := sim.Config{
 		APIKey: demoKey, APISecret: demoSecret, TRX: demoTRX,
-		Balance: decimal.NewFromInt(30), TopUpAmount: decimal.NewFromInt(25),
+		Balance: decimal.NewFromInt(30), TopUpAmount: decimal.RequireFromString(demoTopUp),
 		DrainPerSecond: decimal.RequireFromString("0.5"), CreditDelay: 3 * time.Second, AutoReload: true,
 		Bursts: []sim.Burst{{At: 5 * time.Second, Amount: decimal.NewFromInt(15)}},
 	}

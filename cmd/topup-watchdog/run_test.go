@@ -107,6 +107,9 @@ func TestStartingLineShowsTheConfigurationWithoutSecrets(t *testing.T) {
 	if first["msg"] != "starting" || first["api_key"] != config.MaskKey(testKey) || first["threshold"] != "10" {
 		t.Errorf("first line = %v", first)
 	}
+	if second := lines[1]; second["msg"] != msgAmountUnset || second["level"] != "warn" {
+		t.Errorf("second line = %v, want the warning that TOPUP_AMOUNT is not set", second)
+	}
 	last := lines[len(lines)-1]
 	if last["msg"] != "stopped" || lines[len(lines)-2]["msg"] != "stopping" {
 		t.Errorf("last lines = %v, %v", lines[len(lines)-2], last)

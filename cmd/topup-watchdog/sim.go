@@ -29,7 +29,9 @@ demo-trx. Tests drive it further through /_sim/ (see internal/sim).`
 const (
 	demoKey    = "demo-key"
 	demoSecret = "demo-secret"
-	demoTRX    = "demo-trx"
+	// demoTopUp is what a top-up adds in the demo and the compose example.
+	demoTopUp = "25"
+	demoTRX   = "demo-trx"
 )
 
 // decimalFlag is a flag holding an exact decimal.

@@ -48,12 +48,20 @@ type hooks struct {
 	test  testHooks // the other testing hooks (testhooks.go)
 }
 
+// msgAmountUnset warns, at start, of what confirms a top-up without
+// TOPUP_AMOUNT.
+const msgAmountUnset = "TOPUP_AMOUNT is not set: any rise of the balance, a refund of a few cents included, " +
+	"confirms a pending top-up and lets the next one go out before its credit; set it to the amount of the auto-reload payment"
+
 // watchWith is the long-running watchdog for cfg, logging to out.
 func watchWith(ctx context.Context, cfg config.Config, out io.Writer, h hooks) error {
 	log := newLogger(cfg, out)
 	defer func() { _ = log.Sync() }()
 	v, c := buildVersion()
 	log.Info("starting", append([]zap.Field{zap.String("version", v), zap.String("commit", c)}, cfg.LogFields()...)...)
+	if cfg.Amount.IsZero() {
+		log.Warn(msgAmountUnset)
+	}
 
 	s, err := newService(cfg, log, h)
 	if err != nil {

@@ -74,6 +74,15 @@ const MaxMaxPerDay = 1000
 // than a day is no longer a top-up's, and the ledger keeps two days.
 const MaxWindow = 24 * time.Hour
 
+// MinRequestTimeout is the smallest TOPUP_REQUEST_TIMEOUT accepted: an
+// attempt over the internet needs a handshake and an answer, and the window
+// is at least four of them.
+const MinRequestTimeout = time.Second
+
+// MinAmount is the smallest TOPUP_AMOUNT accepted: an auto-reload payment of
+// cents is a typo, and would let a refund of cents confirm a top-up.
+var MinAmount = decimal.NewFromInt(1)
+
 // MaxRequestTimeout is the largest TOPUP_REQUEST_TIMEOUT accepted.
 const MaxRequestTimeout = 5 * time.Minute
 
@@ -182,7 +191,7 @@ func (p *problems) loadPolicy(c *Config, raw rawEnv) {
 	c.Window, err = parseDuration(raw.Window, MaxWindow)
 	p.add(varWindow, err)
 	if raw.Amount != "" {
-		c.Amount, err = parsePositiveDecimal(raw.Amount)
+		c.Amount, err = parseAmount(raw.Amount)
 		p.add(varAmount, err)
 	}
 	c.MaxPerDay, err = parseCount(raw.MaxPerDay, MaxMaxPerDay)
@@ -198,6 +207,9 @@ func (p *problems) loadRuntime(c *Config, raw rawEnv, allowErr error) {
 	c.StateFile, err = parsePath(raw.StateFile)
 	p.add(varStateFile, err)
 	c.RequestTimeout, err = parseDuration(raw.RequestTimeout, MaxRequestTimeout)
+	if err == nil && c.RequestTimeout < MinRequestTimeout {
+		err = fmt.Errorf("must be at least %s: %q", MinRequestTimeout, raw.RequestTimeout)
+	}
 	p.add(varRequestTimeout, err)
 	c.ListenAddr, err = parseListenAddr(raw.ListenAddr)
 	p.add(varListenAddr, err)

@@ -39,6 +39,18 @@ func parsePositiveDecimal(s string) (decimal.Decimal, error) {
 	return d, nil
 }
 
+// parseAmount reads TOPUP_AMOUNT: a plain decimal of at least MinAmount.
+func parseAmount(s string) (decimal.Decimal, error) {
+	d, err := parseDecimal(s)
+	if err != nil {
+		return d, err
+	}
+	if d.LessThan(MinAmount) {
+		return decimal.Decimal{}, fmt.Errorf("must be at least %s (EUR, the amount of the auto-reload payment): %q", MinAmount, s)
+	}
+	return d, nil
+}
+
 // parseTarget reads TOPUP_TARGET: the threshold when empty, otherwise a
 // decimal that is not below the threshold, when the threshold is known.
 func parseTarget(s, thresholdText string, threshold decimal.Decimal, thresholdOK bool) (decimal.Decimal, error) {

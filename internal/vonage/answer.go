@@ -8,8 +8,10 @@ import (
 	"time"
 )
 
-// MaxRetryAfter caps the Retry-After a server can ask for.
-const MaxRetryAfter = 10 * time.Minute
+// MaxRetryAfter caps the Retry-After a server can ask for: a day, the
+// longest hold the watchdog keeps across checks (a 429 on a top-up holds new
+// top-ups until its Retry-After has passed).
+const MaxRetryAfter = 24 * time.Hour
 
 // labelAutoReloadDisabled is the error-code-label of Vonage's "auto-reload is
 // not enabled" answer.

@@ -318,3 +318,41 @@ func count(list []string, s string) int {
 	}
 	return n
 }
+
+// Issue 8, case 5, through the real client and the simulated account: a
+// 429 with Retry-After: 3600 on the top-up holds new top-ups for the hour at
+// one check a second (31 requests in 30 s before), across checks.
+func TestARetryAfterOfAnHourHoldsTopUpsForTheHour(t *testing.T) {
+	acct := defaultAccount()
+	acct.Balance = eur("5")
+	acct.Faults.RetryAfter = time.Hour
+	r := newRig(t, acct)
+	limits := make([]sim.Fault, 40)
+	for i := range limits {
+		limits[i] = sim.FaultRateLimit
+	}
+	if err := r.acct.Script(sim.EndpointTopUp, limits...); err != nil {
+		t.Fatal(err)
+	}
+	r.check()
+	r.every(time.Second, 30)
+	if n := r.topUpRequests(); n != 1 {
+		t.Fatalf("%d top-up requests in 30 s after a 429 with Retry-After: 3600, want 1; decisions %v", n, r.decisions())
+	}
+	if d := r.decisions(); d[len(d)-1] != "blocked/rate_limited" {
+		t.Errorf("last decision %s, want blocked/rate_limited", d[len(d)-1])
+	}
+	if top := r.lines("topup")[0]; top["outcome"] != "not_sent" || top["hold_until"] == nil {
+		t.Errorf("topup line = %v, want not_sent with hold_until", top)
+	}
+	r.clock.Advance(59*time.Minute - 30*time.Second)
+	r.check()
+	if n := r.topUpRequests(); n != 1 {
+		t.Fatalf("%d top-up requests 59 minutes after the 429, want 1: the hold ended early", n)
+	}
+	r.clock.Advance(time.Minute)
+	r.check()
+	if n := r.topUpRequests(); n != 2 {
+		t.Errorf("%d top-up requests once the hour has passed, want 2", n)
+	}
+}
