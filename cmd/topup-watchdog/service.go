@@ -83,7 +83,7 @@ func newService(cfg config.Config, log *zap.Logger, h hooks) (*service, error) {
 	s.watchdog = watchdog.New(client, s.ledger, watchdog.Options{
 		Settings: settings(cfg), Amount: cfg.Amount, DryRun: cfg.DryRun, Log: log,
 		Observer:   append(watchdog.Observers{m, health, s.notifier}, h.observers...),
-		CrashPoint: h.stepHook(), Now: h.test.now, Monotonic: h.test.monotonic, // testhooks.go; nil unless set
+		CrashPoint: h.stepHook(), Now: h.test.now, Monotonic: h.test.monotonic, BootID: h.test.bootID, // testhooks.go; zero unless set
 	})
 	return s, nil
 }

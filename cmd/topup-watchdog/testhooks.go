@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/topup-watchdog/topup-watchdog/internal/config"
+	"github.com/topup-watchdog/topup-watchdog/internal/watchdog"
 )
 
 // The testing hooks beside crashEnv (crash.go), for the end-to-end tests
@@ -50,10 +51,11 @@ func testHookVariables() []string { return []string{crashEnv, pauseEnv, clockEnv
 type testHooks struct {
 	// pause is the step pauseEnv names, or "".
 	pause string
-	// now and monotonic are the watchdog's clocks; both nil (the system's)
-	// unless clockEnv is set.
+	// now, monotonic and bootID are the watchdog's clocks; zero (the
+	// system's) unless clockEnv is set.
 	now       func() time.Time
 	monotonic func() time.Duration
+	bootID    string
 }
 
 // loadTestHooks reads pauseEnv and clockEnv.
@@ -72,10 +74,9 @@ func loadTestHooks(lookupenv func(string) (string, bool)) (testHooks, error) {
 		if err := c.load(); err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v", clockEnv, err))
 		}
-		origin := time.Now()
-		// Go's monotonic clock. The watchdog's own (CLOCK_BOOTTIME) differs
-		// from it only across a suspend of the machine, which no test does.
-		h.now, h.monotonic = c.now, func() time.Duration { return time.Since(origin) }
+		// The watchdog's own monotonic clock and boot, as without the hook,
+		// so that its clock mark in the ledger works across restarts.
+		h.now, h.monotonic, h.bootID = c.now, watchdog.SystemMonotonic, watchdog.SystemBootID()
 	}
 	if len(problems) > 0 {
 		return testHooks{}, &config.Errors{Problems: problems}

@@ -57,6 +57,9 @@ func (s State) Validate() error {
 	if s.Version != SchemaVersion {
 		return fmt.Errorf("version: %d, want %d", s.Version, SchemaVersion)
 	}
+	if m := s.Clock; m != nil && (m.BootID == "" || m.Wall.IsZero()) {
+		return errors.New("clock: boot_id and wall are required")
+	}
 	seen := make(map[string]int, len(s.TopUps))
 	for i, r := range s.TopUps {
 		if err := r.validate(); err != nil {

@@ -108,12 +108,33 @@ type State struct {
 	// Refilling is whether a refill toward the target is under way.
 	Refilling bool     `json:"refilling"`
 	TopUps    []Record `json:"topups"`
+	// Clock ties the records' wall-clock times to the machine's monotonic
+	// clock, so that a later process on the same boot can tell a step of
+	// the wall clock made while no watchdog was watching. Nil until written.
+	Clock *ClockMark `json:"clock,omitempty"`
+}
+
+// ClockMark is one reading of both clocks, taken when the records' times
+// were last put on the basis of the wall clock: without a step since,
+// wall - monotonic is the same now as then.
+type ClockMark struct {
+	// BootID names the machine's boot (Linux's boot_id); a monotonic
+	// reading means nothing on another boot.
+	BootID string `json:"boot_id"`
+	// Monotonic is the monotonic clock's reading (CLOCK_BOOTTIME) in
+	// nanoseconds.
+	Monotonic time.Duration `json:"monotonic_ns"`
+	Wall      time.Time     `json:"wall"`
 }
 
 // Clone returns a deep copy of s.
 func (s State) Clone() State {
 	c := s
 	c.TopUps = append([]Record(nil), s.TopUps...)
+	if s.Clock != nil {
+		m := *s.Clock
+		c.Clock = &m
+	}
 	return c
 }
 

@@ -439,3 +439,58 @@ func TestARequestFrozenForTwoDaysKeepsItsWindow(t *testing.T) {
 	h.wantSent("a minute after the frozen request ended", 1)
 	h.wantDecision("a minute after the frozen request ended", "blocked/window_open")
 }
+
+// Case 3, found by review: a step of the wall clock made while no watchdog
+// ran (down, or killed before it wrote the step it saw) went unseen, and a
+// forward one ended a lagging credit's window at once. The ledger's clock
+// mark ties its times to the monotonic clock of the boot, so the next
+// process finds the step and moves the times by it.
+func TestAStepWhileNoWatchdogRanIsFoundByTheClockMark(t *testing.T) {
+	h := newHarness(t, "5", func(o *Options) { o.BootID = "boot-1" })
+	h.api.creditLater = true
+	h.check()
+	h.wantSent("first check", 1)
+	mark := h.ledger.state.Clock
+	if mark == nil || mark.BootID != "boot-1" {
+		t.Fatalf("clock mark %+v after the first check, want one of boot-1", mark)
+	}
+	for range 3 { // checks that change nothing leave the mark as it was: no write
+		h.clock.Advance(10 * time.Second)
+		h.check()
+	}
+	if *h.ledger.state.Clock != *mark {
+		t.Errorf("clock mark moved from %+v to %+v without a step", mark, h.ledger.state.Clock)
+	}
+
+	h.clock.Step(time.Hour) // while the watchdog is down
+	h.clock.Advance(30 * time.Second)
+	h.restart()
+	h.check()
+	h.wantSent("after a restart an hour ahead", 1)
+	h.wantDecision("after a restart an hour ahead", "blocked/window_open")
+	unseen := h.lines(msgClockSteppedUnseen)
+	if len(unseen) != 1 || unseen[0].ContextMap()[fieldStepMS] != int64(time.Hour/time.Millisecond) {
+		t.Fatalf("lines %v, want one %q with step_ms 3600000", unseen, msgClockSteppedUnseen)
+	}
+	h.clock.Advance(14 * time.Minute) // 15 minutes after the request, as without the step
+	h.check()
+	h.wantSent("15 minutes after the request", 2)
+}
+
+// Without a boot id, or with a mark of another boot, a step made while no
+// watchdog ran cannot be told from time that passed: nothing moves.
+func TestAClockMarkOfAnotherBootMovesNothing(t *testing.T) {
+	h := newHarness(t, "5", func(o *Options) { o.BootID = "boot-1" })
+	h.api.creditLater = true
+	h.check()
+	h.clock.Step(-time.Hour)
+	h.opts.BootID = "boot-2"
+	h.restart()
+	h.check()
+	if n := len(h.lines(msgClockSteppedUnseen)); n != 0 {
+		t.Errorf("%d unseen steps found across boots, want 0", n)
+	}
+	if m := h.ledger.state.Clock; m == nil || m.BootID != "boot-2" {
+		t.Errorf("clock mark %+v, want it rewritten for boot-2", m)
+	}
+}

@@ -11,18 +11,19 @@ import (
 
 // The messages of the log lines, as the contract names them.
 const (
-	msgDecision         = "decision"
-	msgTopUp            = "topup"
-	msgTopUpConfirmed   = "topup confirmed"
-	msgTopUpUnconfirmed = "topup unconfirmed"
-	msgCheckFailed      = "check failed"
-	msgCheckRecovered   = "check recovered"
-	msgLedgerFailed     = "ledger write failed"
-	msgCheckInterrupted = "check interrupted"
-	msgClockStepped     = "system clock stepped"
-	msgRecordAhead      = "ledger record dated ahead of the clock: counted as written now"
-	msgIntentTooOld     = "intent too old to send"
-	msgCheckSkipped     = "check skipped: the previous check is still running"
+	msgDecision           = "decision"
+	msgTopUp              = "topup"
+	msgTopUpConfirmed     = "topup confirmed"
+	msgTopUpUnconfirmed   = "topup unconfirmed"
+	msgCheckFailed        = "check failed"
+	msgCheckRecovered     = "check recovered"
+	msgLedgerFailed       = "ledger write failed"
+	msgCheckInterrupted   = "check interrupted"
+	msgClockStepped       = "system clock stepped"
+	msgClockSteppedUnseen = "system clock stepped while no watchdog watched: the ledger's times moved by the step"
+	msgRecordAhead        = "ledger record dated ahead of the clock: counted as written now"
+	msgIntentTooOld       = "intent too old to send"
+	msgCheckSkipped       = "check skipped: the previous check is still running"
 )
 
 // The field names of the log lines.

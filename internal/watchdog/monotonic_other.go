@@ -6,5 +6,5 @@ import "time"
 
 var monoOrigin = time.Now()
 
-// systemMono is Go's monotonic clock, elsewhere than on Linux.
-func systemMono() time.Duration { return time.Since(monoOrigin) }
+// SystemMonotonic is Go's monotonic clock, elsewhere than on Linux.
+func SystemMonotonic() time.Duration { return time.Since(monoOrigin) }

@@ -2,6 +2,7 @@ package watchdog
 
 import (
 	"context"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -18,9 +19,10 @@ func (w *Watchdog) send(ctx context.Context, intent ledger.Record, claimed readi
 	end := w.read()
 	w.opts.CrashPoint(CrashAfterAnswer)
 
-	shift := w.clock.unapplied()
+	pending := w.clock.unapplied()
+	var unseen time.Duration
 	err := w.ledger.Update(context.WithoutCancel(ctx), func(st *ledger.State) error {
-		st.Shift(shift)
+		unseen = w.settleClock(st, end, pending)
 		r := st.Find(intent.ID)
 		if r == nil { // pruned meanwhile: nothing to record
 			return nil
@@ -32,7 +34,8 @@ func (w *Watchdog) send(ctx context.Context, intent ledger.Record, claimed readi
 		return nil
 	})
 	if err == nil {
-		w.clock.applied(shift)
+		w.clock.applied(pending)
+		w.logUnseenStep(unseen)
 	}
 	ev := TopUpFinished{
 		At: end.wall, IntentID: intent.ID, Outcome: res.outcome, Attempts: res.attempts,

@@ -54,6 +54,11 @@ type Options struct {
 	// spans are measured on it. nil means the system's when Now is nil too,
 	// and else a clock derived from Now (which then cannot step).
 	Monotonic func() time.Duration
+	// BootID names the boot of the machine that Monotonic counts from, so
+	// that a later process on the same boot can tell, from the ledger, a step
+	// of the wall clock made while no watchdog ran. With Monotonic nil it is
+	// the system's (Linux's boot_id); otherwise empty means none.
+	BootID string
 	// After waits on the monotonic clock, as time.After; Run's schedule uses
 	// it. nil means time.After.
 	After func(time.Duration) <-chan time.Time
@@ -114,11 +119,13 @@ func New(api Vonage, l Ledger, o Options) *Watchdog {
 		o.Observer = ObserverFunc(func(Event) {})
 	}
 	switch {
+	case o.Now == nil && o.Monotonic == nil:
+		o.Now, o.Monotonic = systemWall, SystemMonotonic
+		if o.BootID == "" {
+			o.BootID = SystemBootID()
+		}
 	case o.Now == nil:
 		o.Now = systemWall
-		if o.Monotonic == nil {
-			o.Monotonic = systemMono
-		}
 	case o.Monotonic == nil:
 		o.Monotonic = derivedMono(o.Now)
 	}
@@ -144,7 +151,7 @@ func New(api Vonage, l Ledger, o Options) *Watchdog {
 		o.CrashPoint = func(string) {}
 	}
 	return &Watchdog{api: api, ledger: l, opts: o, log: o.Log,
-		clock:    &clock{wall: o.Now, mono: o.Monotonic},
+		clock:    &clock{wall: o.Now, mono: o.Monotonic, boot: o.BootID},
 		failures: failureLog{every: o.RepeatEvery}}
 }
 
@@ -210,11 +217,12 @@ func (w *Watchdog) decide(ctx context.Context, bal vonage.Balance) (claim, error
 	at := w.read()
 	now := at.wall
 	s := w.opts.Settings
-	shift := w.clock.unapplied()
+	pending := w.clock.unapplied()
 	var c claim
+	var unseen time.Duration
 	err := w.ledger.Update(ctx, func(st *ledger.State) error {
 		c = claim{claimed: at}
-		st.Shift(shift)
+		unseen = w.settleClock(st, at, pending)
 		c.redated = st.ClampAhead(now, StepTolerance)
 		c.confirmed, c.unconfirmed = reconcile(st, bal, now, s, w.opts.Amount)
 		c.decision = policy.Decide(s, policy.Input{
@@ -233,7 +241,8 @@ func (w *Watchdog) decide(ctx context.Context, bal vonage.Balance) (claim, error
 		return nil
 	})
 	if err == nil {
-		w.clock.applied(shift)
+		w.clock.applied(pending)
+		w.logUnseenStep(unseen)
 	}
 	if err != nil {
 		if ctx.Err() != nil { // shutting down: the check was cut short, nothing failed
