@@ -63,9 +63,6 @@ func (c *clock) read() reading {
 	return r
 }
 
-// now is read().wall.
-func (c *clock) now() time.Time { return c.read().wall }
-
 // unapplied returns the steps not yet applied to the ledger.
 func (c *clock) unapplied() time.Duration {
 	c.mu.Lock()

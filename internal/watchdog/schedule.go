@@ -19,8 +19,7 @@ import (
 // time by comparing wall-clock times, so a step of the system clock back by
 // an hour would stop every check for that hour. Here each wait is a span on
 // the monotonic clock, taken from the schedule at the time it is computed:
-// a backward step delays no check, and a forward one skips none but the
-// runs the step jumped over.
+// a step either way delays no check.
 func (w *Watchdog) Run(ctx context.Context, schedule cron.Schedule, grace time.Duration) error {
 	logger := cronLogger{w.log}
 	job := cron.NewChain(cron.Recover(logger)).Then(cron.FuncJob(func() { w.Check(ctx) }))

@@ -19,6 +19,10 @@ func (w *Watchdog) send(ctx context.Context, intent ledger.Record, claimed readi
 	end := w.read()
 	w.opts.CrashPoint(CrashAfterAnswer)
 
+	var holdUntil time.Time // Vonage's Retry-After, kept across checks
+	if res.outcome == ledger.NotSent && res.hold > 0 {
+		holdUntil = end.wall.Add(min(res.hold, ledger.MaxHold))
+	}
 	pending := w.clock.unapplied()
 	var unseen time.Duration
 	err := w.ledger.Update(context.WithoutCancel(ctx), func(st *ledger.State) error {
@@ -28,9 +32,7 @@ func (w *Watchdog) send(ctx context.Context, intent ledger.Record, claimed readi
 			return nil
 		}
 		r.Outcome, r.Attempts, r.Error, r.FinishedAt = res.outcome, res.attempts, errorText(res.err), end.wall
-		if res.outcome == ledger.NotSent && res.hold > 0 {
-			r.HoldUntil = end.wall.Add(min(res.hold, ledger.MaxHold))
-		}
+		r.HoldUntil = holdUntil
 		return nil
 	})
 	if err == nil {
@@ -42,9 +44,7 @@ func (w *Watchdog) send(ctx context.Context, intent ledger.Record, claimed readi
 		Duration: end.mono - start.mono, BalanceBefore: intent.BalanceBefore,
 		AutoReloadDisabled:  isAutoReloadDisabled(res.err),
 		CredentialsRejected: isAuthFailure(res.err),
-	}
-	if res.outcome == ledger.NotSent && res.hold > 0 {
-		ev.HoldUntil = end.wall.Add(min(res.hold, ledger.MaxHold))
+		HoldUntil:           holdUntil,
 	}
 	if res.outcome != ledger.Succeeded {
 		ev.Err = res.err

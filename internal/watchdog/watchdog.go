@@ -240,10 +240,6 @@ func (w *Watchdog) decide(ctx context.Context, bal vonage.Balance) (claim, error
 		c.windowOpen = s.WindowOpen(st.PolicyTopUps(), now)
 		return nil
 	})
-	if err == nil {
-		w.clock.applied(pending)
-		w.logUnseenStep(unseen)
-	}
 	if err != nil {
 		if ctx.Err() != nil { // shutting down: the check was cut short, nothing failed
 			w.log.Debug(msgCheckInterrupted, zap.Error(err))
@@ -261,6 +257,8 @@ func (w *Watchdog) decide(ctx context.Context, bal vonage.Balance) (claim, error
 		w.ledgerFailed(now, err, c.decision.Action == policy.ActionTopUp && !w.opts.DryRun)
 		return claim{}, err
 	}
+	w.clock.applied(pending)
+	w.logUnseenStep(unseen)
 	for _, id := range c.redated {
 		w.log.Warn(msgRecordAhead, zap.String(fieldIntentID, id))
 	}
