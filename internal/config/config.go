@@ -37,8 +37,8 @@ type Config struct {
 	// Window is TOPUP_WINDOW, above 0, at most MaxWindow and at least four
 	// times RequestTimeout.
 	Window time.Duration
-	// Amount is TOPUP_AMOUNT, what every top-up adds, above 0; zero when
-	// unset (unknown).
+	// Amount is TOPUP_AMOUNT, what every top-up adds, at least MinAmount;
+	// zero when unset (unknown).
 	Amount decimal.Decimal
 	// MaxPerDay is TOPUP_MAX_PER_DAY, at least 0. 0 means that no top-up
 	// is ever sent: every wanted top-up is blocked by the daily cap.

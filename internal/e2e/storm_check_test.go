@@ -369,6 +369,9 @@ func checkClock(t *testing.T, r *rig, run *stormRun) {
 	for _, l := range r.book.logs(0, "ledger record dated ahead of the clock: counted as written now") {
 		t.Errorf("clock: process %d redated a record, which no step left ahead of its clock: %s", l.proc, l.text)
 	}
+	for _, l := range r.book.logs(0, "system clock stepped while no watchdog watched: the ledger's times moved by the step") {
+		t.Errorf("clock: process %d found a step made while no watchdog watched, and the storm made none: %s", l.proc, l.text)
+	}
 }
 
 // down is how much of [from, to] the watchdog was not running.

@@ -259,10 +259,11 @@ type stormer struct {
 	paused *stormPause
 	// pending is the clock step the watchdog has not yet applied to its
 	// ledger, nil if none. No kill, pause or other step comes while one is
-	// pending: a step that the watchdog has not seen yet, or seen and not
-	// yet written, dies with it, and its restart would read the ledger's
-	// times on a clock that moved without it (see the report: only a
-	// running watchdog can see a step).
+	// pending, so that every step is seen by the running watchdog and
+	// checked as such (checkClock). A step that a killed watchdog had not
+	// written is found by its restart through the ledger's clock mark: the
+	// internal/watchdog tests prove that; here the storm checks that no
+	// restart finds one it did not make.
 	pending *clockStep
 	// killDue is set when a kill came due while a step was pending: it
 	// happens once the step is applied.

@@ -30,8 +30,9 @@ const lockAttempts = 3
 
 // acquireLock takes the exclusive advisory lock of the ledger at path without
 // waiting. Closing the returned file releases it. The lock is taken on the
-// file that is at the lock path once it is held: a lock file removed by the
-// holder of an older lock between the open and the flock is opened again.
+// file that is at the lock path once it is held: a lock file removed or
+// replaced by something else (an operator, a clean-up job) between the open
+// and the flock is opened again.
 func acquireLock(path string) (*os.File, os.FileInfo, error) {
 	for attempt := 1; ; attempt++ {
 		lf, held, err := tryLock(path)
@@ -44,7 +45,8 @@ func acquireLock(path string) (*os.File, os.FileInfo, error) {
 		}
 		_ = lf.Close()
 		if attempt == lockAttempts {
-			return nil, nil, fmt.Errorf("lock ledger %s: %w", path, err)
+			return nil, nil, fmt.Errorf("lock ledger %s: its lock file %s was removed or replaced each of the %d times it was locked: "+
+				"make sure nothing removes it, then start again", path, lockPath(path), lockAttempts)
 		}
 	}
 }
@@ -112,7 +114,9 @@ func lostError(path, what string) error {
 }
 
 // checkLock returns the error of a lost lock, once lost always, and nil
-// while the File holds the lock or once it is closed. f.mu must be held.
+// while the File holds the lock or once it is closed; or the error of a
+// stat of the lock path that failed otherwise, for the caller to report.
+// f.mu must be held.
 func (f *File) checkLock() error {
 	if f.lost != nil || f.closed {
 		return f.lost
