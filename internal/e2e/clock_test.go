@@ -157,6 +157,17 @@ func testClockSteps(t *testing.T, during bool) {
 	if n := len(r.book.logs(p.n, "system clock stepped")); n != 2 {
 		t.Errorf("%d \"system clock stepped\" lines, want 2", n)
 	}
+	if n := len(r.book.logs(p.n, "ledger record dated ahead of the clock: counted as written now")); n != 0 {
+		t.Errorf("%d records redated: the backward step left a record ahead of the clock, which moving the times by the step prevents", n)
+	}
+	// The two steps add up to none: the intent's time must be back on the
+	// real clock, not an hour off either way.
+	st := r.ledger()
+	if rec := st.Find(id); rec == nil {
+		t.Errorf("the ledger has no record %s", id)
+	} else if off := time.Since(rec.At); off < 0 || off > time.Minute {
+		t.Errorf("the intent %s is dated %s, %s from now: the steps were not undone in the ledger", id, stamp(rec.At), off)
+	}
 	t.Logf("decisions %v; skipped-check warnings %d", decisions(r.book.logs(p.n, "decision")),
 		len(r.book.logs(p.n, "check skipped: the previous check is still running")))
 }
