@@ -27,12 +27,6 @@ func crashPoints() []string {
 	return []string{watchdog.CrashBeforeIntent, watchdog.CrashAfterIntent, crashAfterSend, watchdog.CrashAfterAnswer}
 }
 
-// crashAt returns the step crashEnv names, or "" when it is unset.
-func crashAt(lookupenv func(string) (string, bool)) string {
-	v, _ := lookupenv(crashEnv)
-	return strings.TrimSpace(v)
-}
-
 // die ends the process at once, as a crash or kill -9 would.
 func die() {
 	_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
@@ -120,12 +114,4 @@ func newStepTransport(act func()) http.RoundTripper {
 		return stepConn{Conn: conn, armed: armed, act: act}, nil
 	}
 	return stepTransport{base: base, armed: armed}
-}
-
-// crashTransportFor returns the transport for step, or nil for the default.
-func crashTransportFor(step string) http.RoundTripper {
-	if step != crashAfterSend {
-		return nil
-	}
-	return newStepTransport(die)
 }

@@ -185,3 +185,19 @@ func assertClean(t *testing.T, where, out string) {
 		}
 	}
 }
+
+// Bad testing hooks are reported together, like every other problem.
+func TestBadTestingHooksAreReportedAtOnce(t *testing.T) {
+	_, srv := startAccount(t, testAccount("50", time.Minute))
+	env := testEnv(t, srv.URL)
+	env[crashEnv], env[pauseEnv] = "sometimes", "never"
+	code, _, stderr := runOnce(t, env)
+	if code != exitBadConfig {
+		t.Fatalf("exit code %d, want 2; stderr:\n%s", code, stderr)
+	}
+	for _, want := range []string{crashEnv + `: not one of`, `"sometimes"`, pauseEnv + `: not one of`, `"never"`} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr does not say %s:\n%s", want, stderr)
+		}
+	}
+}

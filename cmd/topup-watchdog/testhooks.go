@@ -58,17 +58,19 @@ type testHooks struct {
 	bootID    string
 }
 
-// loadTestHooks reads pauseEnv and clockEnv.
-func loadTestHooks(lookupenv func(string) (string, bool)) (testHooks, error) {
-	var h testHooks
+// loadTestHooks reads crashEnv (returned as crash), pauseEnv and clockEnv,
+// and reports every problem of theirs at once.
+func loadTestHooks(lookupenv func(string) (string, bool)) (crash string, h testHooks, err error) {
 	var problems []string
-	if v, _ := lookupenv(pauseEnv); strings.TrimSpace(v) != "" {
-		h.pause = strings.TrimSpace(v)
-		if !slices.Contains(crashPoints(), h.pause) {
-			problems = append(problems, fmt.Sprintf("%s: not one of %s: %q",
-				pauseEnv, strings.Join(crashPoints(), ", "), h.pause))
+	step := func(name string) string {
+		v, _ := lookupenv(name)
+		v = strings.TrimSpace(v)
+		if v != "" && !slices.Contains(crashPoints(), v) {
+			problems = append(problems, fmt.Sprintf("%s: not one of %s: %q", name, strings.Join(crashPoints(), ", "), v))
 		}
+		return v
 	}
+	crash, h.pause = step(crashEnv), step(pauseEnv)
 	if path, _ := lookupenv(clockEnv); strings.TrimSpace(path) != "" {
 		c := &offsetClock{path: strings.TrimSpace(path)}
 		if err := c.load(); err != nil {
@@ -79,9 +81,9 @@ func loadTestHooks(lookupenv func(string) (string, bool)) (testHooks, error) {
 		h.now, h.monotonic, h.bootID = c.now, watchdog.SystemMonotonic, watchdog.SystemBootID()
 	}
 	if len(problems) > 0 {
-		return testHooks{}, &config.Errors{Problems: problems}
+		return "", testHooks{}, &config.Errors{Problems: problems}
 	}
-	return h, nil
+	return crash, h, nil
 }
 
 // stepHook returns the watchdog's CrashPoint for the crash and pause hooks,
@@ -110,7 +112,7 @@ func (h hooks) stepHook() func(string) {
 func (h hooks) transport() http.RoundTripper {
 	switch {
 	case h.crash == crashAfterSend:
-		return crashTransportFor(h.crash)
+		return newStepTransport(die)
 	case h.test.pause == crashAfterSend:
 		return newStepTransport(pauseOnce(crashAfterSend))
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"slices"
-	"strings"
 
 	"go.uber.org/zap"
 
@@ -27,12 +25,7 @@ func runWatchdog(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	crash := crashAt(e.lookupenv)
-	if crash != "" && !slices.Contains(crashPoints(), crash) {
-		return &config.Errors{Problems: []string{fmt.Sprintf("%s: not one of %s: %q",
-			crashEnv, strings.Join(crashPoints(), ", "), crash)}}
-	}
-	test, err := loadTestHooks(e.lookupenv) // testhooks.go: nothing unless a TOPUP_TEST_ variable is set
+	crash, test, err := loadTestHooks(e.lookupenv) // testhooks.go: nothing unless a TOPUP_TEST_ variable is set
 	if err != nil {
 		return err
 	}
