@@ -112,6 +112,20 @@ type State struct {
 	// clock, so that a later process on the same boot can tell a step of
 	// the wall clock made while no watchdog was watching. Nil until written.
 	Clock *ClockMark `json:"clock,omitempty"`
+	// Reading is the last balance reading, which a fleet's replicas share
+	// so that only one of them reads each tick. It is not part of the
+	// encoding: a File does not keep it (its one watchdog has it in
+	// memory), a Redis ledger keeps it under a key of its own.
+	Reading *Reading `json:"-"`
+}
+
+// Reading is one balance reading, on the fleet's clock.
+type Reading struct {
+	At         time.Time       `json:"at"`
+	Balance    decimal.Decimal `json:"balance"`
+	AutoReload bool            `json:"auto_reload"`
+	// Replica names the replica that read it.
+	Replica string `json:"replica,omitempty"`
 }
 
 // ClockMark is one reading of both clocks, taken when the records' times
@@ -134,6 +148,10 @@ func (s State) Clone() State {
 	if s.Clock != nil {
 		m := *s.Clock
 		c.Clock = &m
+	}
+	if s.Reading != nil {
+		r := *s.Reading
+		c.Reading = &r
 	}
 	return c
 }

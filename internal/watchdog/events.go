@@ -115,3 +115,52 @@ func (o Observers) Observe(e Event) {
 		x.Observe(e)
 	}
 }
+
+// TickWon: this replica has the schedule's tick for the fleet and reads the
+// balance.
+type TickWon struct {
+	At time.Time
+}
+
+// TickSkipped: another replica of the fleet has this tick; this one reads
+// nothing. Last is the fleet's last balance reading, nil before the first.
+type TickSkipped struct {
+	At     time.Time
+	Holder string
+	Last   *ledger.Reading
+}
+
+// TickFailed: the fleet could not be asked for the tick (Redis failed);
+// this replica reads the balance on its own.
+type TickFailed struct {
+	At  time.Time
+	Err error
+}
+
+// ClaimLost: this replica decided for a top-up, and another replica's claim
+// was written first; this one sends nothing.
+type ClaimLost struct {
+	At time.Time
+}
+
+// RedisUnreachable: the fleet's Redis failed a command after it had
+// answered (or since start). Err is redacted. No top-up is sent until it is
+// back. cmd emits it, from the Redis ledger's round trips.
+type RedisUnreachable struct {
+	At  time.Time
+	Err error
+}
+
+// RedisReachable: Redis answered again after RedisUnreachable; Down is how
+// long it did not.
+type RedisReachable struct {
+	At   time.Time
+	Down time.Duration
+}
+
+func (TickWon) event()          {}
+func (TickSkipped) event()      {}
+func (TickFailed) event()       {}
+func (ClaimLost) event()        {}
+func (RedisUnreachable) event() {}
+func (RedisReachable) event()   {}
