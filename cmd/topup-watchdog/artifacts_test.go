@@ -1,9 +1,11 @@
 package main
 
 // The Dockerfile, docker-compose.yml, .dockerignore and the README are held
-// to the program here, without a Docker engine: they name only variables the
-// program reads, the README documents all of them, the image and the compose
-// demo are shaped as the README promises, and the demo tops up in time.
+// to the program here, without a Docker engine or a cluster: they name only
+// variables the program reads, the README documents all of them, the image,
+// the compose demo (a fleet of watchdogs on one Redis) and the README's
+// Kubernetes example are shaped as the README promises, and the demo tops up
+// in time.
 
 import (
 	"bytes"
@@ -11,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"maps"
 	"net"
@@ -28,6 +31,7 @@ import (
 
 	"github.com/topup-watchdog/topup-watchdog/internal/config"
 	"github.com/topup-watchdog/topup-watchdog/internal/ledger"
+	"github.com/topup-watchdog/topup-watchdog/internal/redistest"
 	"github.com/topup-watchdog/topup-watchdog/internal/sim"
 	"github.com/topup-watchdog/topup-watchdog/internal/watchdog"
 )
@@ -37,9 +41,30 @@ const artifactRoot = "../.."
 
 // The compose services the README's demo relies on.
 const (
-	composeWatchdog = "watchdog"
-	composeSim      = "vonage-sim"
+	composeSim   = "vonage-sim"
+	composeRedis = "redis"
 )
+
+// fleetReplicas is how many watchdogs the compose demo and the README's
+// Kubernetes example run on one account: a fleet on one Redis.
+const fleetReplicas = 3
+
+// composeWatchdogs returns the names of the compose services that run the
+// watchdog: the image's default command, or run.
+func composeWatchdogs(t *testing.T, cf composeFile) []string {
+	t.Helper()
+	var names []string
+	for name, s := range cf.Services {
+		if name != composeSim && s.Image == cf.Services[composeSim].Image && (len(s.Command) == 0 || s.Command[0] == "run") {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		t.Fatal("no compose service runs the watchdog")
+	}
+	slices.Sort(names)
+	return names
+}
 
 func readArtifact(t *testing.T, name string) string {
 	t.Helper()
@@ -72,6 +97,9 @@ func TestArtifactsNameOnlyVariablesTheProgramReads(t *testing.T) {
 	}
 	for where, names := range named {
 		for _, n := range names {
+			if where == "README.md" && n == redistest.RequireEnv { // the tests' own, in Development
+				continue
+			}
 			if !slices.Contains(programVariables(), n) {
 				t.Errorf("%s names %s, which the program does not read", where, n)
 			}
@@ -225,33 +253,30 @@ func TestArtifactsDockerignoreSendsTheSourcesAndNoTestsOrSecrets(t *testing.T) {
 	}
 }
 
-func TestArtifactsComposeRunsTheWatchdogLockedDownWithFileSecrets(t *testing.T) {
+func TestArtifactsComposeRunsEveryWatchdogLockedDownWithFileSecrets(t *testing.T) {
 	cf := loadCompose(t)
-	w, ok := cf.Services[composeWatchdog]
-	if !ok {
-		t.Fatalf("no service %q", composeWatchdog)
-	}
-	if !w.ReadOnly {
-		t.Error("the watchdog's root file system is not read_only")
-	}
-	if !slices.Contains(w.CapDrop, "ALL") {
-		t.Errorf("the watchdog drops %v, not ALL capabilities", w.CapDrop)
-	}
-	if !slices.ContainsFunc(w.SecurityOpt, func(o string) bool { return o == "no-new-privileges:true" || o == "no-new-privileges" }) {
-		t.Errorf("the watchdog's security_opt %v lacks no-new-privileges", w.SecurityOpt)
-	}
-	if w.Healthcheck.Test != nil || w.Healthcheck.Disable {
-		t.Error("the watchdog replaces the image's health check")
-	}
 	for name, s := range cf.Services {
-		for _, plain := range []string{"VONAGE_API_SECRET", "VONAGE_TOPUP_TRX"} {
+		for _, plain := range []string{"VONAGE_API_SECRET", "VONAGE_TOPUP_TRX", "TOPUP_REDIS_URL"} {
 			if _, ok := s.env(t)[plain]; ok {
 				t.Errorf("service %s passes %s in its environment, not as a file (%s_FILE)", name, plain, plain)
 			}
 		}
 	}
+	for _, name := range composeWatchdogs(t, cf) {
+		t.Run(name, func(t *testing.T) { checkComposeWatchdogLockedDown(t, cf, cf.Services[name]) })
+	}
+}
+
+func checkComposeWatchdogLockedDown(t *testing.T, cf composeFile, w composeService) {
+	checkComposeLockedDown(t, w)
+	if w.Healthcheck.Test != nil || w.Healthcheck.Disable {
+		t.Error("the watchdog replaces the image's health check")
+	}
 	vars := w.env(t)
-	for _, v := range []string{"VONAGE_API_SECRET_FILE", "VONAGE_TOPUP_TRX_FILE"} {
+	for _, v := range []string{"VONAGE_API_SECRET_FILE", "VONAGE_TOPUP_TRX_FILE", "TOPUP_REDIS_URL_FILE"} {
+		if v == "TOPUP_REDIS_URL_FILE" && vars[v] == "" {
+			continue // no fleet
+		}
 		secret, ok := strings.CutPrefix(vars[v], "/run/secrets/")
 		if !ok || w.secretTargets(t)[vars[v]] != secret {
 			t.Errorf("%s=%q is not a secret the watchdog mounts", v, vars[v])
@@ -261,12 +286,30 @@ func TestArtifactsComposeRunsTheWatchdogLockedDownWithFileSecrets(t *testing.T) 
 			t.Errorf("secret %s is not a file with content (environment-sourced secrets fail on a read-only container)", secret)
 		}
 	}
+	if vars["TOPUP_REDIS_URL_FILE"] != "" {
+		return // the ledger is in Redis: no ledger file is written
+	}
 	state := vars["TOPUP_STATE_FILE"]
 	if state == "" {
 		state = parseDockerfile(readArtifact(t, "Dockerfile")).final().env()["TOPUP_STATE_FILE"]
 	}
 	if !slices.ContainsFunc(w.writable(), func(target string) bool { return within(state, target) }) {
 		t.Errorf("the ledger %s is on the read-only root: no volume or tmpfs holds it (%v)", state, w.writable())
+	}
+}
+
+// checkComposeLockedDown checks that s runs with a read-only root, no
+// capabilities and no privilege gain.
+func checkComposeLockedDown(t *testing.T, s composeService) {
+	t.Helper()
+	if !s.ReadOnly {
+		t.Error("the root file system is not read_only")
+	}
+	if !slices.Contains(s.CapDrop, "ALL") {
+		t.Errorf("cap_drop %v, not ALL capabilities", s.CapDrop)
+	}
+	if !slices.ContainsFunc(s.SecurityOpt, func(o string) bool { return o == "no-new-privileges:true" || o == "no-new-privileges" }) {
+		t.Errorf("security_opt %v lacks no-new-privileges", s.SecurityOpt)
 	}
 }
 
@@ -280,22 +323,176 @@ func artifactFileSize(t *testing.T, name string) int64 {
 	return info.Size()
 }
 
-func TestArtifactsComposeGivesTheWatchdogAValidConfigurationThatReachesTheSimulator(t *testing.T) {
+func TestArtifactsComposeGivesEveryWatchdogAValidConfigurationThatReachesTheSimulator(t *testing.T) {
 	cf := loadCompose(t)
-	cfg, err := config.LoadLookup(lookup(cf.Services[composeWatchdog].resolvedEnv(t, cf)))
-	if err != nil {
-		t.Fatalf("the watchdog's configuration: %v", err)
+	_, addr := composeSimAccount(t, cf)
+	if host, _, _ := net.SplitHostPort(addr); host != "0.0.0.0" {
+		t.Errorf("the simulator listens on %s: other containers cannot reach it", addr)
 	}
-	u, err := url.Parse(cfg.BaseURL)
+	for _, name := range composeWatchdogs(t, cf) {
+		cfg, err := config.LoadLookup(lookup(cf.Services[name].resolvedEnv(t, cf)))
+		if err != nil {
+			t.Errorf("the configuration of %s: %v", name, err)
+			continue
+		}
+		u, err := url.Parse(cfg.BaseURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, port, _ := net.SplitHostPort(addr); u.Hostname() != composeSim || u.Port() != port {
+			t.Errorf("%s: VONAGE_BASE_URL %s is not the simulator, %s listening on %s", name, cfg.BaseURL, composeSim, addr)
+		}
+	}
+}
+
+func TestArtifactsComposeRunsThreeWatchdogReplicasOnOneRedis(t *testing.T) {
+	cf := loadCompose(t)
+	replicas := 0
+	redisURLs, prefixes := map[string]bool{}, map[string]bool{}
+	published := map[string]string{} // host port: the service that publishes it
+	for _, name := range composeWatchdogs(t, cf) {
+		s := cf.Services[name]
+		replicas += s.replicas()
+		cfg, err := config.LoadLookup(lookup(s.resolvedEnv(t, cf)))
+		if err != nil {
+			t.Errorf("the configuration of %s: %v", name, err)
+			continue
+		}
+		if cfg.RedisURL == "" {
+			t.Errorf("%s has no TOPUP_REDIS_URL: it would keep a ledger of its own and top up beside the others", name)
+		}
+		redisURLs[cfg.RedisURL], prefixes[cfg.RedisPrefix] = true, true
+		for _, dep := range []string{composeRedis, composeSim} {
+			if !slices.Contains(s.dependsOn(), dep) {
+				t.Errorf("%s does not depend on %s", name, dep)
+			}
+		}
+		ports, random := s.hostPorts(t)
+		if random > 0 || len(ports) < s.replicas() {
+			t.Errorf("%s publishes %v for %d replicas: each replica needs a host port of its own", name, s.Ports, s.replicas())
+		}
+		for _, p := range ports {
+			if other, ok := published[p]; ok {
+				t.Errorf("%s and %s both publish host port %s", other, name, p)
+			}
+			published[p] = name
+		}
+	}
+	if replicas != fleetReplicas {
+		t.Errorf("the compose file runs %d watchdogs, want %d", replicas, fleetReplicas)
+	}
+	if len(redisURLs) != 1 || len(prefixes) != 1 {
+		t.Fatalf("the watchdogs are on %d Redis URLs and %d prefixes: want one fleet, on one of each", len(redisURLs), len(prefixes))
+	}
+	for u := range redisURLs {
+		parsed, err := url.Parse(u)
+		if err != nil {
+			t.Fatal(err) // config.LoadLookup took it
+		}
+		port := composeRedisSettings(t, cf)["port"].value
+		if port == "" {
+			port = "6379"
+		}
+		if parsed.Hostname() != composeRedis || parsed.Port() != port {
+			t.Errorf("the Redis URL's host is %s:%s, not the %s service on port %s", parsed.Hostname(), parsed.Port(), composeRedis, port)
+		}
+	}
+}
+
+// composeRedisSettings returns the settings the compose Redis runs with.
+func composeRedisSettings(t *testing.T, cf composeFile) map[string]redisSetting {
+	t.Helper()
+	r, ok := cf.Services[composeRedis]
+	if !ok {
+		t.Fatalf("no service %q", composeRedis)
+	}
+	files := r.composeSecretFiles(t, cf)
+	settings, err := redisSettings(r.Command, func(name string) (string, error) {
+		f, ok := files[name]
+		if !ok {
+			return "", errors.New("not a secret the service mounts")
+		}
+		b, err := os.ReadFile(f)
+		return string(b), err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, addr := composeSimAccount(t, cf)
-	if _, port, _ := net.SplitHostPort(addr); u.Hostname() != composeSim || u.Port() != port {
-		t.Errorf("VONAGE_BASE_URL %s is not the simulator, %s listening on %s", cfg.BaseURL, composeSim, addr)
+	return settings
+}
+
+func TestArtifactsComposeRedisKeepsTheLedgerOnAVolumeAndNeverEvicts(t *testing.T) {
+	cf := loadCompose(t)
+	r := cf.Services[composeRedis]
+	if !strings.HasPrefix(r.Image, "redis:") {
+		t.Errorf("the %s service runs %q, not the official redis image", composeRedis, r.Image)
 	}
-	if host, _, _ := net.SplitHostPort(addr); host != "0.0.0.0" {
-		t.Errorf("the simulator listens on %s: other containers cannot reach it", addr)
+	checkRedisKeepsTheLedger(t, composeRedisSettings(t, cf))
+	dir := composeRedisSettings(t, cf)["dir"].value
+	if dir == "" || dir == "./" || dir == "." {
+		dir = "/data" // the image's working folder
+	}
+	if v, ok := r.namedVolumes()[dir]; !ok || !slices.Contains(slices.Collect(maps.Keys(cf.Volumes)), v) {
+		t.Errorf("Redis writes to %s, which is not on a named volume (%v): a new container would start from an empty ledger", dir, r.Volumes)
+	}
+	checkComposeLockedDown(t, r)
+	if user, _, _ := strings.Cut(r.User, ":"); user == "" || user == "0" || user == "root" {
+		t.Errorf("the %s service runs as user %q: its entrypoint's root steps need capabilities it has dropped", composeRedis, r.User)
+	}
+}
+
+// checkRedisKeepsTheLedger checks the settings the README asks of the
+// fleet's Redis: an append-only file synced at least every second, and no
+// eviction.
+func checkRedisKeepsTheLedger(t *testing.T, settings map[string]redisSetting) {
+	t.Helper()
+	if got := settings["appendonly"].value; got != "yes" {
+		t.Errorf("appendonly is %q, not yes: a restart of Redis would lose the ledger", got)
+	}
+	if got := settings["appendfsync"].value; got == "no" {
+		t.Error("appendfsync no: a crash of Redis can lose more than a second of the ledger")
+	}
+	if got := settings["maxmemory-policy"].value; got != "noeviction" {
+		t.Errorf("maxmemory-policy is %q, not noeviction: an evicted ledger is a lost ledger", got)
+	}
+}
+
+func TestArtifactsComposeKeepsTheRedisPasswordInSecretFilesOnly(t *testing.T) {
+	cf := loadCompose(t)
+	pass := composeRedisSettings(t, cf)["requirepass"]
+	if pass.value == "" {
+		t.Fatalf("the %s service runs without a password (requirepass)", composeRedis)
+	}
+	if !strings.HasPrefix(pass.from, "/run/secrets/") {
+		t.Errorf("requirepass is set on %s, not in a secret file", pass.from)
+	}
+	for _, name := range composeWatchdogs(t, cf) {
+		cfg, err := config.LoadLookup(lookup(cf.Services[name].resolvedEnv(t, cf)))
+		if err != nil {
+			t.Fatalf("the configuration of %s: %v", name, err)
+		}
+		u, err := url.Parse(cfg.RedisURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := u.User.Password(); got != pass.value {
+			t.Errorf("%s's Redis URL does not hold the password Redis requires", name)
+		}
+	}
+	for name, s := range cf.Services {
+		for k, v := range s.env(t) {
+			if strings.Contains(v, pass.value) {
+				t.Errorf("service %s's %s holds the Redis password", name, k)
+			}
+		}
+		if strings.Contains(strings.Join(s.Command, " "), pass.value) {
+			t.Errorf("service %s's command holds the Redis password", name)
+		}
+	}
+	for _, f := range []string{"docker-compose.yml", "README.md", "Dockerfile"} {
+		if strings.Contains(readArtifact(t, f), pass.value) {
+			t.Errorf("%s holds the Redis password", f)
+		}
 	}
 }
 
@@ -337,7 +534,9 @@ func TestArtifactsComposeDemoTopsUpWithinAMinute(t *testing.T) {
 	}
 	srv := httptest.NewServer(acct.Handler())
 	t.Cleanup(srv.Close)
-	vars := cf.Services[composeWatchdog].resolvedEnv(t, cf)
+	// The replicas share one tick: the fleet reads and decides as one
+	// watchdog does, here on a memory ledger.
+	vars := cf.Services[composeWatchdogs(t, cf)[0]].resolvedEnv(t, cf)
 	vars["VONAGE_BASE_URL"] = srv.URL
 	cfg, err := config.LoadLookup(lookup(vars))
 	if err != nil {
@@ -430,4 +629,169 @@ func execForm(t *testing.T, s string) []string {
 		t.Errorf("%q is not in exec (JSON array) form", s)
 	}
 	return argv
+}
+
+// readmeFleet is the README's Kubernetes example of a fleet: the Deployment
+// whose pods run the watchdog as a native sidecar, that sidecar, and the
+// configuration its environment and Secret files load to.
+type readmeFleet struct {
+	objs     []k8sObject
+	app      k8sObject
+	watchdog k8sContainer
+	cfg      config.Config
+}
+
+// isWatchdogImage reports whether image is the watchdog's.
+func isWatchdogImage(image string) bool {
+	name, _, _ := strings.Cut(path.Base(image), ":")
+	return name == "topup-watchdog"
+}
+
+func loadREADMEFleet(t *testing.T) readmeFleet {
+	t.Helper()
+	f := readmeFleet{objs: readmeKubernetesObjects(t, readArtifact(t, "README.md"))}
+	found := false
+	for _, o := range f.objs {
+		if o.Kind != "Deployment" {
+			continue
+		}
+		for _, c := range o.Spec.Template.Spec.InitContainers {
+			if isWatchdogImage(c.Image) {
+				f.app, f.watchdog, found = o, c, true
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no Deployment in the README runs the watchdog under initContainers")
+	}
+	vars := map[string]string{}
+	pod := f.app.Spec.Template.Spec
+	for _, e := range f.watchdog.Env {
+		if e.ValueFrom != nil {
+			t.Errorf("%s comes from valueFrom: give secrets as files", e.Name)
+			continue
+		}
+		vars[e.Name] = e.Value
+		if !strings.HasSuffix(e.Name, "_FILE") {
+			continue
+		}
+		text, err := k8sSecretFile(f.objs, pod, f.watchdog, e.Value)
+		if err != nil {
+			t.Errorf("%s=%s: %v", e.Name, e.Value, err)
+			continue
+		}
+		file := filepath.Join(t.TempDir(), path.Base(e.Value))
+		if err := os.WriteFile(file, []byte(fillPlaceholders(text)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		vars[e.Name] = file
+	}
+	var err error
+	if f.cfg, err = config.LoadLookup(lookup(vars)); err != nil {
+		t.Fatalf("the configuration of the README's Kubernetes watchdog: %v", err)
+	}
+	return f
+}
+
+func TestArtifactsREADMEKubernetesRunsAFleetOfNativeSidecars(t *testing.T) {
+	f := loadREADMEFleet(t)
+	pod := f.app.Spec.Template.Spec
+	if r := f.app.Spec.Replicas; r == nil || *r != fleetReplicas {
+		t.Errorf("the Deployment %s has replicas %s, want %d: the example is a fleet", f.app.Metadata.Name, optional(r), fleetReplicas)
+	}
+	if f.watchdog.RestartPolicy != "Always" {
+		t.Errorf("the watchdog under initContainers has restartPolicy %q: without Always it is an init container that never ends", f.watchdog.RestartPolicy)
+	}
+	if slices.ContainsFunc(pod.Containers, func(c k8sContainer) bool { return isWatchdogImage(c.Image) }) {
+		t.Error("the watchdog is under containers too")
+	}
+	if len(pod.Containers) == 0 {
+		t.Error("the pod has no application container for the watchdog to be the sidecar of")
+	}
+	if f.cfg.RedisURL == "" {
+		t.Fatal("the watchdog has no Redis URL: each replica would keep its own ledger and top up")
+	}
+	vars := map[string]bool{}
+	for _, e := range f.watchdog.Env {
+		vars[e.Name] = true
+	}
+	if !vars["TOPUP_REDIS_URL_FILE"] || vars["TOPUP_REDIS_URL"] {
+		t.Error("the Redis URL (it holds the password) is not read from a file, TOPUP_REDIS_URL_FILE")
+	}
+	for _, m := range f.watchdog.VolumeMounts {
+		if v, ok := pod.volume(m.Name); ok && v.PersistentVolumeClaim != nil {
+			t.Errorf("the watchdog mounts the PersistentVolumeClaim %s: with Redis the file ledger is not used, and %d pods cannot share one", v.PersistentVolumeClaim.ClaimName, fleetReplicas)
+		}
+	}
+	grace := f.cfg.RequestTimeout + 5*time.Second
+	if g := pod.TerminationGracePeriodSeconds; g == nil || time.Duration(*g)*time.Second < grace {
+		t.Errorf("terminationGracePeriodSeconds %s is shorter than a top-up in flight, %s", optional(g), grace)
+	}
+}
+
+// optional shows an optional number: its value, or "unset".
+func optional(n *int) string {
+	if n == nil {
+		return "unset"
+	}
+	return fmt.Sprint(*n)
+}
+
+func TestArtifactsREADMEKubernetesRedisKeepsTheLedgerAndNeverEvicts(t *testing.T) {
+	f := loadREADMEFleet(t)
+	u, err := url.Parse(f.cfg.RedisURL)
+	if err != nil {
+		t.Fatal(err) // config.LoadLookup took it
+	}
+	svc, ok := k8sFind(f.objs, "Service", u.Hostname())
+	if !ok {
+		t.Fatalf("the Redis URL's host %s is no Service of the README", u.Hostname())
+	}
+	if !slices.ContainsFunc(svc.Spec.Ports, func(p k8sServicePort) bool { return fmt.Sprint(p.Port) == u.Port() }) {
+		t.Errorf("the Service %s does not serve the URL's port %s", svc.Metadata.Name, u.Port())
+	}
+	var redis *k8sObject
+	for i, o := range f.objs {
+		if (o.Kind == "StatefulSet" || o.Kind == "Deployment") && len(svc.Spec.Selector) > 0 &&
+			maps.EqualFunc(svc.Spec.Selector, o.Spec.Template.Metadata.Labels, func(a any, b string) bool { return fmt.Sprint(a) == b }) {
+			redis = &f.objs[i]
+		}
+	}
+	if redis == nil {
+		t.Fatalf("no workload in the README has the labels the Service %s selects, %v", svc.Metadata.Name, svc.Spec.Selector)
+	}
+	pod := redis.Spec.Template.Spec
+	i := slices.IndexFunc(pod.Containers, func(c k8sContainer) bool { return strings.HasPrefix(c.Image, "redis:") })
+	if i < 0 {
+		t.Fatalf("%s %s runs no redis image", redis.Kind, redis.Metadata.Name)
+	}
+	c := pod.Containers[i]
+	settings, err := redisSettings(append(slices.Clone(c.Command), c.Args...), func(file string) (string, error) {
+		return k8sSecretFile(f.objs, pod, c, file)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRedisKeepsTheLedger(t, settings)
+	pass := settings["requirepass"]
+	if pass.from == "the command line" || pass.value == "" {
+		t.Errorf("requirepass is not set in a config file from a Secret (it was set on %q)", pass.from)
+	}
+	if got, _ := u.User.Password(); fillPlaceholders(pass.value) != got {
+		t.Error("the watchdog's Redis URL does not hold the password Redis requires")
+	}
+	claims := map[string]bool{}
+	for _, v := range pod.Volumes {
+		claims[v.Name] = v.PersistentVolumeClaim != nil
+	}
+	for _, tmpl := range redis.Spec.VolumeClaimTemplates {
+		claims[tmpl.Metadata.Name] = true
+	}
+	dir := settings["dir"].value
+	if dir == "" || dir == "./" || dir == "." {
+		dir = "/data" // the image's working folder
+	}
+	if !slices.ContainsFunc(c.VolumeMounts, func(m k8sVolumeMount) bool { return m.MountPath == dir && claims[m.Name] }) {
+		t.Errorf("Redis writes to %s, which is not on a PersistentVolumeClaim: a new pod would start from an empty ledger", dir)
+	}
 }

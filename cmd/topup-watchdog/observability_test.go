@@ -6,11 +6,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/shopspring/decimal"
 
 	"github.com/topup-watchdog/topup-watchdog/internal/sim"
@@ -85,6 +88,13 @@ func TestMetricsAfterATopUp(t *testing.T) {
 			t.Errorf("/metrics lacks %q", w)
 		}
 	}
+	// The whole scrape, the Go runtime's and the process's metrics with it,
+	// parses as Prometheus parses the text format.
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	mfs, err := p.TextToMetricFamilies(strings.NewReader(metrics))
+	if err != nil {
+		t.Fatalf("/metrics does not parse as the Prometheus text format: %v\n%s", err, metrics)
+	}
 	// The balance gauge shows the last balance read.
 	lines := r.stdout.lines()
 	var last string
@@ -93,8 +103,12 @@ func TestMetricsAfterATopUp(t *testing.T) {
 			last = l["balance"].(string)
 		}
 	}
-	if !strings.Contains(metrics, "topup_watchdog_balance_eur "+last+"\n") {
-		t.Errorf("balance gauge is not the last balance read, %s", last)
+	balance, err := strconv.ParseFloat(last, 64)
+	if err != nil {
+		t.Fatalf("the last decision's balance %q: %v", last, err)
+	}
+	if g := mfs["topup_watchdog_balance_eur"].GetMetric(); len(g) != 1 || g[0].GetGauge().GetValue() != balance {
+		t.Errorf("balance gauge is not the last balance read, %s: %v", last, g)
 	}
 	if acct.Stats().TopUpsApplied != 1 {
 		t.Errorf("applied = %d", acct.Stats().TopUpsApplied)

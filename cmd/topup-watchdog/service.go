@@ -22,12 +22,22 @@ import (
 	"github.com/topup-watchdog/topup-watchdog/policy"
 )
 
+// store is the ledger the service runs on: a ledger.File, or a ledger.Redis
+// for a fleet.
+type store interface {
+	watchdog.Ledger
+	// Watch returns when ctx ends, or with an error when the store can no
+	// longer be used by this process (a File whose lock is lost).
+	Watch(ctx context.Context, every time.Duration) error
+	Close() error
+}
+
 // service is the watchdog and everything around it, built from a Config.
 type service struct {
 	cfg      config.Config
 	log      *zap.Logger
 	client   *vonage.Client
-	ledger   *ledger.File
+	ledger   store
 	watchdog *watchdog.Watchdog
 	server   *server.Server // nil when TOPUP_LISTEN_ADDR is empty
 	notifier *notify.Notifier
@@ -36,7 +46,8 @@ type service struct {
 // newLogger builds the logger for cfg, scrubbing the secrets from every line.
 func newLogger(cfg config.Config, out io.Writer) *zap.Logger {
 	secrets := vonage.Options{APIKey: cfg.APIKey, APISecret: cfg.APISecret, TRX: cfg.TRX}.Secrets()
-	redact := vonage.NewRedactor(append(secrets, cfg.NotifyURL)...)
+	secrets = append(secrets, cfg.NotifyURL)
+	redact := vonage.NewRedactor(append(secrets, config.RedisSecrets(cfg.RedisURL)...)...)
 	return logging.New(out, cfg.LogLevel, cfg.LogFormat, redact)
 }
 
@@ -68,10 +79,6 @@ func newService(cfg config.Config, log *zap.Logger, h hooks) (*service, error) {
 		return nil, fmt.Errorf("set up vonage client: %w", err)
 	}
 	s.client = client
-	s.ledger, err = ledger.Open(cfg.StateFile)
-	if err != nil {
-		return nil, err
-	}
 	health := server.NewHealth(scheduleInterval(cfg), cfg.RequestTimeout, nil)
 	if cfg.ListenAddr != "" {
 		s.server = server.New(cfg.ListenAddr, health, m.Handler(), log)
@@ -80,13 +87,98 @@ func newService(cfg config.Config, log *zap.Logger, h hooks) (*service, error) {
 		URL: cfg.NotifyURL, Format: cfg.NotifyFormat, Account: config.MaskKey(cfg.APIKey),
 		Log: log, UserAgent: userAgent(),
 	})
-	s.watchdog = watchdog.New(client, s.ledger, watchdog.Options{
-		Settings: settings(cfg), Amount: cfg.Amount, DryRun: cfg.DryRun, Log: log,
-		Observer:   append(watchdog.Observers{m, health, s.notifier}, h.observers...),
+	observers := append(watchdog.Observers{m, health, s.notifier}, h.observers...)
+	o := watchdog.Options{
+		Settings: settings(cfg), Amount: cfg.Amount, DryRun: cfg.DryRun, Log: log, Observer: observers,
 		CrashPoint: h.stepHook(), Now: h.test.now, Monotonic: h.test.monotonic, BootID: h.test.bootID, // testhooks.go; zero unless set
-	})
+	}
+	if cfg.RedisURL == "" {
+		if s.ledger, err = ledger.Open(cfg.StateFile); err != nil {
+			return nil, err
+		}
+	} else {
+		m.EnableFleet()
+		fleet, err := openFleet(cfg, log, h, m, observers)
+		if err != nil {
+			return nil, err
+		}
+		s.ledger = fleet
+		o.Fleet, o.Now, o.Replica = fleet, fleet.Now, fleet.Replica()
+	}
+	s.watchdog = watchdog.New(client, s.ledger, o)
 	return s, nil
 }
+
+// openFleet opens the fleet's ledger on Redis. Its round trips feed the
+// metrics, and its failures and recoveries become RedisUnreachable and
+// RedisReachable events for the probes, the notifier and the log.
+func openFleet(cfg config.Config, log *zap.Logger, h hooks, m *metrics.Metrics, observers watchdog.Observer) (*ledger.Redis, error) {
+	reach := &redisReach{log: log, observer: observers, now: time.Now}
+	mono := h.test.monotonic // testhooks.go; nil unless set
+	if mono == nil {
+		mono = watchdog.SystemMonotonic
+	}
+	ledger.RouteRedisLog(log)
+	r, err := ledger.OpenRedis(context.Background(), ledger.RedisOptions{
+		URL: cfg.RedisURL, Prefix: cfg.RedisPrefix, Account: cfg.APIKey, MinReplicas: cfg.RedisMinReplicas,
+		Keep: policy.Day + cfg.Window, Log: log, Now: h.test.now, Monotonic: mono,
+		Observe: func(op string, d time.Duration, err error) {
+			m.ObserveRedis(op, d, err)
+			reach.roundTrip(err)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	reach.setClock(r.Now)
+	log.Info(msgFleet, zap.String("replica", r.Replica()), zap.String("redis", config.RedisTarget(cfg.RedisURL)))
+	return r, nil
+}
+
+// msgFleet is logged once at start by a replica of a fleet.
+const msgFleet = "fleet on redis: the ledger, the tick and the clock are shared"
+
+// redisReach turns the Redis ledger's round trips into RedisUnreachable and
+// RedisReachable events: one per change, not one per round trip.
+type redisReach struct {
+	log      *zap.Logger
+	observer watchdog.Observer
+	now      func() time.Time
+
+	mu        sync.Mutex
+	down      bool
+	downSince time.Time
+}
+
+// setClock makes the events' times the fleet's clock.
+func (r *redisReach) setClock(now func() time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.now = now
+}
+
+func (r *redisReach) roundTrip(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	switch {
+	case err != nil && !r.down:
+		r.down, r.downSince = true, now
+		r.log.Error(msgRedisUnreachable, zap.Error(err))
+		r.observer.Observe(watchdog.RedisUnreachable{At: now, Err: err})
+	case err == nil && r.down:
+		r.down = false
+		down := now.Sub(r.downSince)
+		r.log.Info(msgRedisReachable, zap.Int64("down_ms", down.Milliseconds()))
+		r.observer.Observe(watchdog.RedisReachable{At: now, Down: down})
+	}
+}
+
+// The lines of redisReach.
+const (
+	msgRedisUnreachable = "redis unreachable: balance checks go on, no top-up is sent until it is back"
+	msgRedisReachable   = "redis reachable again"
+)
 
 // scheduleInterval is the longest gap between two of the next checks of
 // cfg's schedule: what the liveness probe allows three of. A cron schedule
@@ -103,7 +195,8 @@ func scheduleInterval(cfg config.Config) time.Duration {
 }
 
 // lockCheckInterval is how often run checks, between checks, that the
-// ledger's lock file is still the one held (every ledger update checks too).
+// ledger's lock file is still the one held (every ledger update checks too),
+// or, in a fleet, that Redis answers.
 const lockCheckInterval = 5 * time.Second
 
 // run runs checks until ctx ends, with the HTTP server, the notifier and the
@@ -138,7 +231,7 @@ func (s *service) run(ctx context.Context) error {
 		defer wg.Done()
 		if err := s.ledger.Watch(checks, lockCheckInterval); err != nil {
 			lockErr = err
-			stopChecks() // a second watchdog may be writing the ledger now
+			stopChecks() // a second watchdog may be writing the ledger file now
 		}
 	}()
 

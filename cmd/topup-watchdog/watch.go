@@ -78,8 +78,9 @@ func watchWith(ctx context.Context, cfg config.Config, out io.Writer, h hooks) e
 }
 
 const checkSummary = `Runs one balance check and prints the decision the watchdog would take, with
-the state of its ledger (TOPUP_STATE_FILE, read only). Sends nothing and
-writes nothing. Exits 1 when the balance could not be read.`
+the state of its ledger (TOPUP_STATE_FILE, or the fleet's on TOPUP_REDIS_URL;
+read only). Sends nothing and writes nothing. Exits 1 when the balance could
+not be read.`
 
 func runCheck(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "check", checkSummary)
@@ -93,7 +94,7 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 	log := newLogger(cfg, e.stdout)
 	defer func() { _ = log.Sync() }()
 
-	state, err := ledger.ReadFile(cfg.StateFile)
+	state, err := viewLedger(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -116,4 +117,18 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 		return exitError{exitFatal}
 	}
 	return nil
+}
+
+// viewLedger reads the ledger a running watchdog for cfg writes, without
+// writing it: the file, or the fleet's on Redis.
+func viewLedger(ctx context.Context, cfg config.Config) (ledger.State, error) {
+	if cfg.RedisURL == "" {
+		return ledger.ReadFile(cfg.StateFile)
+	}
+	r, err := ledger.OpenRedis(ctx, ledger.RedisOptions{URL: cfg.RedisURL, Prefix: cfg.RedisPrefix, Account: cfg.APIKey})
+	if err != nil {
+		return ledger.State{}, err
+	}
+	defer func() { _ = r.Close() }()
+	return r.View(ctx)
 }

@@ -64,6 +64,15 @@ type Config struct {
 	NotifyURL string
 	// NotifyFormat is TOPUP_NOTIFY_FORMAT: "json" or "slack".
 	NotifyFormat string
+	// RedisURL is TOPUP_REDIS_URL, or the trimmed content of the file
+	// TOPUP_REDIS_URL_FILE names; empty means no fleet: the ledger is
+	// StateFile. It may hold a password: never log it (RedisSecrets).
+	RedisURL string
+	// RedisPrefix is TOPUP_REDIS_PREFIX.
+	RedisPrefix string
+	// RedisMinReplicas is TOPUP_REDIS_MIN_REPLICAS, 0 to
+	// MaxRedisMinReplicas.
+	RedisMinReplicas int
 }
 
 // MaxMaxPerDay is the largest TOPUP_MAX_PER_DAY accepted; it bounds the
@@ -131,6 +140,7 @@ func LoadLookup(lookupenv func(string) (string, bool)) (Config, error) {
 	p.loadPolicy(&c, raw)
 	p.loadRuntime(&c, raw, allowErr)
 	p.loadNotify(&c, raw)
+	p.loadRedis(&c, raw)
 	p.checkWindow(c)
 	if len(p.lines) > 0 {
 		return Config{}, &Errors{Problems: redactProblems(p.lines, raw, c)}

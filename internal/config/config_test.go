@@ -121,6 +121,9 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"TOPUP_ALLOW_INSECURE_HTTP": "1",
 		"TOPUP_NOTIFY_URL":          "https://hooks.slack.com/services/T0/B0/XYZ",
 		"TOPUP_NOTIFY_FORMAT":       "slack",
+		"TOPUP_REDIS_URL":           "redis://:a-long-password@redis:6379/2",
+		"TOPUP_REDIS_PREFIX":        "team-a",
+		"TOPUP_REDIS_MIN_REPLICAS":  "1",
 	}))
 	want := Config{
 		APIKey: "abcd1234", APISecret: "s3cret-value", TRX: "trx-value",
@@ -131,7 +134,8 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		StateFile: "/var/lib/topup-watchdog/state.json", RequestTimeout: 5 * time.Minute,
 		ListenAddr: "127.0.0.1:0", LogLevel: zapcore.DebugLevel, LogFormat: "console",
 		AllowInsecureHTTP: true, NotifyURL: "https://hooks.slack.com/services/T0/B0/XYZ",
-		NotifyFormat: "slack",
+		NotifyFormat: "slack", RedisURL: "redis://:a-long-password@redis:6379/2", RedisPrefix: "team-a",
+		RedisMinReplicas: 1,
 	}
 	if !c.Threshold.Equal(want.Threshold) || !c.Target.Equal(want.Target) || !c.Amount.Equal(decimal.RequireFromString("50")) {
 		t.Errorf("threshold, target, amount = %s, %s, %s; want %s, %s, 50", c.Threshold, c.Target, c.Amount, want.Threshold, want.Target)
@@ -182,6 +186,7 @@ func TestVariablesListsEveryVariableInTableOrder(t *testing.T) {
 		"TOPUP_MAX_PER_DAY", "TOPUP_DRY_RUN", "TOPUP_STATE_FILE", "TOPUP_REQUEST_TIMEOUT",
 		"TOPUP_LISTEN_ADDR", "TOPUP_LOG_LEVEL", "TOPUP_LOG_FORMAT",
 		"TOPUP_ALLOW_INSECURE_HTTP", "TOPUP_NOTIFY_URL", "TOPUP_NOTIFY_FORMAT",
+		"TOPUP_REDIS_URL", "TOPUP_REDIS_URL_FILE", "TOPUP_REDIS_PREFIX", "TOPUP_REDIS_MIN_REPLICAS",
 	}
 	if got := Variables(); !slices.Equal(got, want) {
 		t.Errorf("Variables:\n got  %q\n want %q", got, want)

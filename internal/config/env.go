@@ -30,6 +30,10 @@ const (
 	varAllowInsecureHTTP = "TOPUP_ALLOW_INSECURE_HTTP"
 	varNotifyURL         = "TOPUP_NOTIFY_URL"
 	varNotifyFormat      = "TOPUP_NOTIFY_FORMAT"
+	varRedisURL          = "TOPUP_REDIS_URL"
+	varRedisURLFile      = "TOPUP_REDIS_URL_FILE"
+	varRedisPrefix       = "TOPUP_REDIS_PREFIX"
+	varRedisMinReplicas  = "TOPUP_REDIS_MIN_REPLICAS"
 )
 
 // rawEnv is the environment as text, before any conversion. Its tags are the
@@ -58,6 +62,10 @@ type rawEnv struct {
 	AllowInsecureHTTP string `env:"TOPUP_ALLOW_INSECURE_HTTP" envDefault:"false"`
 	NotifyURL         string `env:"TOPUP_NOTIFY_URL"`
 	NotifyFormat      string `env:"TOPUP_NOTIFY_FORMAT" envDefault:"json"`
+	RedisURL          string `env:"TOPUP_REDIS_URL"`
+	RedisURLFile      string `env:"TOPUP_REDIS_URL_FILE"`
+	RedisPrefix       string `env:"TOPUP_REDIS_PREFIX" envDefault:"topup-watchdog"`
+	RedisMinReplicas  string `env:"TOPUP_REDIS_MIN_REPLICAS" envDefault:"0"`
 }
 
 // errRequired is the problem of a required variable that is empty or unset.

@@ -41,6 +41,9 @@ func (c Config) LogFields() []zap.Field {
 		zap.Bool("allow_insecure_http", c.AllowInsecureHTTP),
 		zap.String("notify", NotifyTarget(c.NotifyURL)),
 		zap.String("notify_format", c.NotifyFormat),
+		zap.String("redis", RedisTarget(c.RedisURL)),
+		zap.String("redis_prefix", c.RedisPrefix),
+		zap.Int("redis_min_replicas", c.RedisMinReplicas),
 	}
 }
 

@@ -58,6 +58,9 @@ func TestLogFieldsShowTheEffectiveConfiguration(t *testing.T) {
 		"allow_insecure_http": false,
 		"notify":              "https://hooks.slack.com",
 		"notify_format":       "json",
+		"redis":               "off",
+		"redis_prefix":        "topup-watchdog",
+		"redis_min_replicas":  int64(0),
 	}
 	got := logged(c)
 	if fmt.Sprint(got) != fmt.Sprint(want) {

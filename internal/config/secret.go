@@ -101,6 +101,8 @@ func tooShort(s string) bool { return utf8.RuneCountInString(s) < minSecretLen }
 // redacted only where a problem quotes it as a whole value.
 func redactProblems(lines []string, raw rawEnv, c Config) []string {
 	secrets := []string{raw.APISecret, c.APISecret, raw.TRX, c.TRX, raw.NotifyURL}
+	secrets = append(secrets, RedisSecrets(raw.RedisURL)...)
+	secrets = append(secrets, RedisSecrets(c.RedisURL)...)
 	for _, s := range []string{raw.APISecret, c.APISecret} {
 		secrets = append(secrets, vonage.Options{APIKey: raw.APIKey, APISecret: s}.Secrets()...)
 	}

@@ -13,8 +13,9 @@ import (
 )
 
 // sweep collects every byte the binary wrote in one test (its output, its
-// state folder, its metrics, its notifications) and checks that no secret is
-// in any of it.
+// state folder, its metrics, its notifications, and in a fleet its probes'
+// bodies and every value in Redis) and checks that no secret is in any of
+// it.
 type sweep struct {
 	mu     sync.Mutex
 	items  []artifact
@@ -49,13 +50,14 @@ func (s *sweep) notifications() int {
 }
 
 // secretForms lists what must never appear: the API secret, the trx, the
-// webhook token and the Basic token, each raw and in the forms a URL query or
-// path, JSON or a Go quoted string would give it, with upper and lower case
-// percent escapes.
+// webhook token, the Basic token and the fleet's Redis passwords (the
+// server's and the wrong one a test configures), each raw and in the forms a
+// URL query or path, JSON or a Go quoted string would give it, with upper and
+// lower case percent escapes.
 func secretForms() []string {
 	basic := base64.StdEncoding.EncodeToString([]byte(testKey + ":" + testSecret))
 	var forms []string
-	for _, s := range []string{testSecret, testTRX, notifyToken, basic} {
+	for _, s := range []string{testSecret, testTRX, notifyToken, basic, redisPassword, redisWrongPassword} {
 		q := url.QueryEscape(s)
 		j, _ := json.Marshal(s)
 		for _, f := range []string{s, q, strings.ReplaceAll(q, "+", "%20"), url.PathEscape(s),
@@ -132,7 +134,7 @@ func TestSweepFindsEveryForm(t *testing.T) {
 			t.Errorf("the sweep misses %q", f)
 		}
 	}
-	for _, must := range []string{testSecret, "Xq7%2Fs3cr3t%2Be2e%3DVw", "Xq7%2fs3cr3t%2be2e%3dVw", testTRX, notifyToken} {
+	for _, must := range []string{testSecret, "Xq7%2Fs3cr3t%2Be2e%3DVw", "Xq7%2fs3cr3t%2be2e%3dVw", testTRX, notifyToken, redisPassword, redisWrongPassword} {
 		if !slices.Contains(secretForms(), must) {
 			t.Errorf("the sweep does not look for %q", must)
 		}

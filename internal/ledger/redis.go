@@ -2,9 +2,19 @@ package ledger
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
 	"time"
+	"unicode"
 
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 	"go.uber.org/zap"
 )
 
@@ -65,32 +75,196 @@ type Tick struct {
 	Last *Reading
 }
 
+// The settings of the go-redis client. No go-redis retries: a MULTI/EXEC
+// retried on a new connection would run without its WATCH.
+const (
+	redisIOTimeout   = 2 * time.Second
+	redisPoolTimeout = 3 * time.Second
+	redisPoolSize    = 4
+	maxPrefixLen     = 64
+)
+
+// redisKeys are the keys of one account's ledger, under one hash tag.
+type redisKeys struct {
+	ledger, tick, reading string
+}
+
+func newRedisKeys(prefix, account string) redisKeys {
+	sum := sha256.Sum256([]byte("topup-watchdog account\x00" + account))
+	base := prefix + ":{" + hex.EncodeToString(sum[:8]) + "}:"
+	return redisKeys{ledger: base + "ledger", tick: base + "tick", reading: base + "reading"}
+}
+
 // Redis is the ledger of a fleet of watchdogs on one account, kept in Redis.
 // It is safe for concurrent use.
-type Redis struct{}
+type Redis struct {
+	client   *redis.Client
+	o        RedisOptions
+	keys     redisKeys
+	password string // to keep out of every error text
+
+	mu     sync.Mutex
+	closed bool
+	clock  fleetClock
+	mem    memory
+}
 
 // OpenRedis checks o and connects. Redis being unreachable is not an error
 // (the watchdog goes on without top-ups, rule 10); a URL that cannot be
 // parsed is, and its error never holds the password.
-func OpenRedis(ctx context.Context, o RedisOptions) (*Redis, error) { panic("todo") }
+func OpenRedis(ctx context.Context, o RedisOptions) (*Redis, error) {
+	if err := o.defaults(); err != nil {
+		return nil, err
+	}
+	if o.URL == "" {
+		return nil, errors.New("TOPUP_REDIS_URL: empty")
+	}
+	opt, err := redis.ParseURL(o.URL)
+	if err != nil {
+		return nil, urlError(o.URL, err)
+	}
+	opt.MaxRetries = -1
+	opt.ContextTimeoutEnabled = true
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = redisIOTimeout, redisIOTimeout, redisIOTimeout
+	opt.PoolTimeout = redisPoolTimeout
+	opt.PoolSize = redisPoolSize
+	opt.PipelinePoolSize = -1 // pipelines on the one small pool
+	opt.DialerRetries = 1     // a refused dial fails the round trip at once
+	opt.DisableIdentity = true
+	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	r := &Redis{client: redis.NewClient(opt), o: o, keys: newRedisKeys(o.Prefix, o.Account),
+		password: opt.Password, mem: memory{records: map[string]*seen{}}}
+	if err := r.ping(ctx); err != nil {
+		o.Log.Warn("redis not reachable: no top-up is claimed until it answers",
+			zap.String("addr", opt.Addr), zap.Error(err))
+	}
+	return r, nil
+}
 
-// View returns the state.
-func (r *Redis) View(ctx context.Context) (State, error) { panic("todo") }
+// defaults checks o and fills in what it leaves out.
+func (o *RedisOptions) defaults() error {
+	if o.Prefix == "" {
+		o.Prefix = DefaultRedisPrefix
+	}
+	switch {
+	case len(o.Prefix) > maxPrefixLen:
+		return fmt.Errorf("TOPUP_REDIS_PREFIX: %d bytes, at most %d", len(o.Prefix), maxPrefixLen)
+	case strings.ContainsAny(o.Prefix, "{}") || strings.ContainsFunc(o.Prefix, unicode.IsSpace):
+		return fmt.Errorf("TOPUP_REDIS_PREFIX: %q holds '{', '}' or whitespace: the keys' hash tag would break", o.Prefix)
+	case o.Account == "":
+		return errors.New("redis ledger: empty account: the keys are scoped by the Vonage API key")
+	case o.MinReplicas < 0:
+		return fmt.Errorf("TOPUP_REDIS_MIN_REPLICAS: %d, want 0 or more", o.MinReplicas)
+	case o.WaitTimeout < 0 || o.Keep < 0:
+		return errors.New("redis ledger: negative WaitTimeout or Keep")
+	}
+	if o.Replica == "" {
+		o.Replica = defaultReplica()
+	}
+	if o.WaitTimeout == 0 {
+		o.WaitTimeout = time.Second
+	}
+	if o.Keep == 0 {
+		o.Keep = 25 * time.Hour
+	}
+	if o.Log == nil {
+		o.Log = zap.NewNop()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Monotonic == nil {
+		start := time.Now()
+		o.Monotonic = func() time.Duration { return time.Since(start) }
+	}
+	if o.Observe == nil {
+		o.Observe = func(string, time.Duration, error) {}
+	}
+	return nil
+}
 
-// Update applies fn to the state in one optimistic transaction (WATCH,
-// MULTI, EXEC), running fn again when another replica wrote first.
-func (r *Redis) Update(ctx context.Context, fn func(*State) error) error { panic("todo") }
+// defaultReplica is hostname-<8 random hex digits>.
+func defaultReplica() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "replica"
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never returns an error
+	return host + "-" + hex.EncodeToString(b[:])
+}
 
-// Tick asks for the schedule's tick, for lease.
-func (r *Redis) Tick(ctx context.Context, lease time.Duration) (Tick, error) { panic("todo") }
+// Replica is the name of this process in the fleet: RedisOptions.Replica,
+// or the one made up for it.
+func (r *Redis) Replica() string { return r.o.Replica }
 
 // Now is the fleet's clock: Redis's TIME, carried forward on this pod's
 // monotonic clock between round trips.
-func (r *Redis) Now() time.Time { panic("todo") }
+func (r *Redis) Now() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.clock.anchored {
+		return r.o.Now().Round(0)
+	}
+	return r.clock.at.Add(r.o.Monotonic() - r.clock.mono).Round(0)
+}
 
 // Watch pings Redis every interval until ctx ends, so that Observe hears of
-// Redis between checks too. It returns nil.
-func (r *Redis) Watch(ctx context.Context, every time.Duration) error { panic("todo") }
+// Redis between checks too. It returns nil. An interval of 0 or less means
+// 10s.
+func (r *Redis) Watch(ctx context.Context, every time.Duration) error {
+	if every <= 0 {
+		every = 10 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			_ = r.ping(ctx)
+		}
+	}
+}
 
-// Close closes the connections.
-func (r *Redis) Close() error { panic("todo") }
+// ping asks Redis for its TIME, which anchors the fleet's clock.
+func (r *Redis) ping(ctx context.Context) error {
+	if err := r.usable(ctx); err != nil {
+		return r.fail("ping", err)
+	}
+	t0 := r.o.Monotonic()
+	now, err := r.client.Time(ctx).Result()
+	t1 := r.o.Monotonic()
+	r.observe(ctx, "ping", t1-t0, err)
+	if err != nil {
+		return r.fail("ping", err)
+	}
+	r.anchor(now, t0, t1)
+	return nil
+}
+
+// Close closes the connections. Calls after the first do nothing.
+func (r *Redis) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	if err := r.client.Close(); err != nil {
+		return r.fail("close", err)
+	}
+	return nil
+}
+
+// usable reports why r cannot serve a call, if it cannot.
+func (r *Redis) usable(ctx context.Context) error {
+	r.mu.Lock()
+	closed := r.closed
+	r.mu.Unlock()
+	if closed {
+		return errors.New("closed")
+	}
+	return ctx.Err()
+}

@@ -1,68 +1,89 @@
 package metrics
 
 import (
-	"github.com/prometheus/client_golang/prometheus"
+	vm "github.com/VictoriaMetrics/metrics"
 
 	"github.com/topup-watchdog/topup-watchdog/internal/ledger"
 	"github.com/topup-watchdog/topup-watchdog/policy"
 )
 
-func gauge(name, help string) prometheus.Gauge {
-	return prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: name, Help: help})
+// The help texts of the watchdog's metrics, by name without the Namespace.
+// The scrape writes them on the families' # HELP lines (see withHelp).
+var helps = map[string]string{
+	"balance_eur":                          "Balance of the Vonage account in EUR, as last read.",
+	"threshold_eur":                        "A refill starts when the balance is below this (EUR).",
+	"target_eur":                           "A refill goes on until the balance reaches this (EUR).",
+	"auto_reload_enabled":                  "1 when Vonage reported auto-reload enabled at the last read, else 0.",
+	"window_open":                          "1 while a top-up that may have reached Vonage is unconfirmed inside its window, else 0.",
+	"topups_last_24h":                      "Top-up requests that may have reached Vonage in the last 24 hours, as of the last check.",
+	"last_check_success_timestamp_seconds": "Unix time of the last check that read a balance.",
+	"last_topup_timestamp_seconds":         "Unix time of the last top-up request that succeeded.",
+	"consecutive_failed_checks":            "Checks failed in a row since the last balance read; 0 after a success.",
+	"checks_total":                         "Checks by result: success (a balance was read) or failure.",
+	"decisions_total":                      "Decisions of checks that read a balance, by action and reason.",
+	"topups_total":                         "Top-up requests by outcome: succeeded, rejected, not_sent, unknown.",
+	"topups_confirmed_total":               "Top-ups whose credit showed up in a later balance read.",
+	"topups_unconfirmed_total":             "Top-ups whose window ended with their credit never seen.",
+	"ledger_failures_total":                "Times the ledger could not be written; no top-up was sent those times.",
+	"vonage_request_duration_seconds":      "Duration of Vonage request attempts, by endpoint and HTTP status (\"error\" when no answer).",
+
+	"fleet_ticks_total":        "Schedule ticks by result: won (this replica read), skipped (another replica had the tick) or failed (Redis not asked).",
+	"fleet_claims_lost_total":  "Top-ups this replica decided for whose claim another replica wrote first; this one sent nothing.",
+	"redis_up":                 "1 when the fleet's Redis answered the last command, 0 when it failed (no top-up is sent) or has not answered yet.",
+	"redis_round_trip_seconds": "Duration of round trips to the fleet's Redis, by operation: tick, view, update, wait, ping.",
+	"redis_errors_total":       "Round trips to the fleet's Redis that failed (unreachable or a failed command), by operation.",
 }
 
-func counter(name, help string) prometheus.Counter {
-	return prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: name, Help: help})
-}
-
-func counterVec(name, help string, labels ...string) *prometheus.CounterVec {
-	return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: name, Help: help}, labels)
-}
-
-// newMetrics creates the metrics, unregistered.
+// newMetrics creates the metrics, each on the set that exposes it: the
+// watchdog's on m.set, the fleet's on m.fleetSet, which the scrape writes
+// only once EnableFleet has been called. Label combinations are created on
+// first use; preinitialise creates those that must show 0 before it.
 func newMetrics() *Metrics {
-	return &Metrics{
-		balance:    gauge("balance_eur", "Balance of the Vonage account in EUR, as last read."),
-		threshold:  gauge("threshold_eur", "A refill starts when the balance is below this (EUR)."),
-		target:     gauge("target_eur", "A refill goes on until the balance reaches this (EUR)."),
-		autoReload: gauge("auto_reload_enabled", "1 when Vonage reported auto-reload enabled at the last read, else 0."),
-		windowOpen: gauge("window_open", "1 while a top-up that may have reached Vonage is unconfirmed inside its window, else 0."),
-		topUps24h:  gauge("topups_last_24h", "Top-up requests that may have reached Vonage in the last 24 hours, as of the last check."),
-		lastCheckSuccess: gauge("last_check_success_timestamp_seconds",
-			"Unix time of the last check that read a balance."),
-		lastTopUp: gauge("last_topup_timestamp_seconds",
-			"Unix time of the last top-up request that succeeded."),
-		consecutiveFailed: gauge("consecutive_failed_checks",
-			"Checks failed in a row since the last balance read; 0 after a success."),
-		checks: counterVec("checks_total",
-			"Checks by result: success (a balance was read) or failure.", "result"),
-		decisions: counterVec("decisions_total",
-			"Decisions of checks that read a balance, by action and reason.", "action", "reason"),
-		topUps: counterVec("topups_total",
-			"Top-up requests by outcome: succeeded, rejected, not_sent, unknown.", "outcome"),
-		confirmed: counter("topups_confirmed_total",
-			"Top-ups whose credit showed up in a later balance read."),
-		unconfirmed: counter("topups_unconfirmed_total",
-			"Top-ups whose window ended with their credit never seen."),
-		ledgerFailures: counter("ledger_failures_total",
-			"Times the ledger could not be written; no top-up was sent those times."),
-		requestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: Namespace,
-			Name:      "vonage_request_duration_seconds",
-			Help:      "Duration of Vonage request attempts, by endpoint and HTTP status (\"error\" when no answer).",
-			Buckets:   RequestBuckets(),
-		}, []string{"endpoint", "code"}),
-	}
+	m := &Metrics{set: vm.NewSet(), fleetSet: vm.NewSet()}
+	s, f := m.set, m.fleetSet
+	m.balance = gauge(s, "balance_eur")
+	m.threshold = gauge(s, "threshold_eur")
+	m.target = gauge(s, "target_eur")
+	m.autoReload = gauge(s, "auto_reload_enabled")
+	m.windowOpen = gauge(s, "window_open")
+	m.topUps24h = gauge(s, "topups_last_24h")
+	m.lastCheckSuccess = gauge(s, "last_check_success_timestamp_seconds")
+	m.lastTopUp = gauge(s, "last_topup_timestamp_seconds")
+	m.consecutiveFailed = gauge(s, "consecutive_failed_checks")
+	m.checks = newVec(func(result string) *vm.Counter {
+		return s.NewCounter(series("checks_total", "result", result))
+	})
+	m.decisions = newVec(func(l [2]string) *vm.Counter {
+		return s.NewCounter(series("decisions_total", "action", l[0], "reason", l[1]))
+	})
+	m.topUps = newVec(func(outcome string) *vm.Counter {
+		return s.NewCounter(series("topups_total", "outcome", outcome))
+	})
+	m.confirmed = s.NewCounter(series("topups_confirmed_total"))
+	m.unconfirmed = s.NewCounter(series("topups_unconfirmed_total"))
+	m.ledgerFailures = s.NewCounter(series("ledger_failures_total"))
+	// The labels in the order the Prometheus client wrote them: by name.
+	m.requestDuration = newVec(func(l [2]string) *vm.PrometheusHistogram {
+		return s.NewPrometheusHistogramExt(
+			series("vonage_request_duration_seconds", "code", l[1], "endpoint", l[0]), RequestBuckets())
+	})
+
+	m.ticks = newVec(func(result string) *vm.Counter {
+		return f.NewCounter(series("fleet_ticks_total", "result", result))
+	})
+	m.claimsLost = f.NewCounter(series("fleet_claims_lost_total"))
+	m.redisUp = gauge(f, "redis_up")
+	m.redisRoundTrip = newVec(func(op string) *vm.PrometheusHistogram {
+		return f.NewPrometheusHistogramExt(series("redis_round_trip_seconds", "op", op), RedisBuckets())
+	})
+	m.redisErrors = newVec(func(op string) *vm.Counter {
+		return f.NewCounter(series("redis_errors_total", "op", op))
+	})
+	return m
 }
 
-func (m *Metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{
-		m.balance, m.threshold, m.target, m.autoReload, m.windowOpen, m.topUps24h,
-		m.lastCheckSuccess, m.lastTopUp, m.consecutiveFailed,
-		m.checks, m.decisions, m.topUps, m.confirmed, m.unconfirmed, m.ledgerFailures,
-		m.requestDuration,
-	}
-}
+// gauge returns a new settable gauge, at 0.
+func gauge(s *vm.Set, name string) *vm.Gauge { return s.NewGauge(series(name), nil) }
 
 // decisionLabels are the (action, reason) pairs the policy can produce.
 func decisionLabels() [][2]string {
@@ -84,15 +105,29 @@ func topUpOutcomes() []ledger.Outcome {
 	return []ledger.Outcome{ledger.Succeeded, ledger.Rejected, ledger.NotSent, ledger.Unknown}
 }
 
+// tickResults are the results a fleet's tick can have.
+func tickResults() []string { return []string{TickWon, TickSkipped, TickFailed} }
+
+// redisOps are the operations ledger.RedisOptions.Observe names.
+func redisOps() []string { return []string{"tick", "view", "update", "wait", "ping"} }
+
 // preinitialise makes the label combinations worth alerting on show 0
-// before their first increment, so that rate() and absent() behave.
+// before their first increment, so that rate() and absent() behave. The
+// fleet's are created here too: their set is not written before
+// EnableFleet, so they show from then on.
 func (m *Metrics) preinitialise() {
-	m.checks.WithLabelValues(ResultSuccess)
-	m.checks.WithLabelValues(ResultFailure)
+	m.checks.get(ResultSuccess)
+	m.checks.get(ResultFailure)
 	for _, l := range decisionLabels() {
-		m.decisions.WithLabelValues(l[0], l[1])
+		m.decisions.get(l)
 	}
 	for _, o := range topUpOutcomes() {
-		m.topUps.WithLabelValues(string(o))
+		m.topUps.get(string(o))
+	}
+	for _, r := range tickResults() {
+		m.ticks.get(r)
+	}
+	for _, op := range redisOps() {
+		m.redisErrors.get(op)
 	}
 }

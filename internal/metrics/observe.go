@@ -28,18 +28,30 @@ func (m *Metrics) Observe(e watchdog.Event) {
 		m.windowOpen.Set(0)
 	case watchdog.LedgerFailed:
 		m.ledgerFailures.Inc()
+	case watchdog.TickWon:
+		m.ticks.get(TickWon).Inc()
+	case watchdog.TickSkipped:
+		m.tickSkipped(e)
+	case watchdog.TickFailed:
+		m.ticks.get(TickFailed).Inc()
+	case watchdog.ClaimLost:
+		m.claimsLost.Inc()
+	case watchdog.RedisUnreachable:
+		m.redisUp.Set(0)
+	case watchdog.RedisReachable:
+		m.redisUp.Set(1)
 	}
 }
 
 func (m *Metrics) checkFailed(e watchdog.CheckFailed) {
-	m.checks.WithLabelValues(ResultFailure).Inc()
+	m.checks.get(ResultFailure).Inc()
 	m.consecutiveFailed.Set(float64(e.Consecutive))
 }
 
 func (m *Metrics) decided(e watchdog.Decided) {
-	m.checks.WithLabelValues(ResultSuccess).Inc()
+	m.checks.get(ResultSuccess).Inc()
 	m.consecutiveFailed.Set(0)
-	m.decisions.WithLabelValues(string(e.Decision.Action), string(e.Decision.Reason)).Inc()
+	m.decisions.get([2]string{string(e.Decision.Action), string(e.Decision.Reason)}).Inc()
 	m.balance.Set(e.Balance.InexactFloat64())
 	m.threshold.Set(e.Threshold.InexactFloat64())
 	m.target.Set(e.Target.InexactFloat64())
@@ -49,8 +61,22 @@ func (m *Metrics) decided(e watchdog.Decided) {
 	setTimestamp(m.lastCheckSuccess, e.At)
 }
 
+// tickSkipped counts the tick and serves the fleet's last reading, as a
+// Decided serves this replica's: the balance, auto-reload and the time of
+// the last balance read move, and no check is counted (this replica made
+// none).
+func (m *Metrics) tickSkipped(e watchdog.TickSkipped) {
+	m.ticks.get(TickSkipped).Inc()
+	if e.Last == nil {
+		return
+	}
+	m.balance.Set(e.Last.Balance.InexactFloat64())
+	m.autoReload.Set(boolFloat(e.Last.AutoReload))
+	setTimestamp(m.lastCheckSuccess, e.Last.At)
+}
+
 func (m *Metrics) topUpFinished(e watchdog.TopUpFinished) {
-	m.topUps.WithLabelValues(string(e.Outcome)).Inc()
+	m.topUps.get(string(e.Outcome)).Inc()
 	switch e.Outcome {
 	case ledger.Succeeded:
 		setTimestamp(m.lastTopUp, e.At)

@@ -47,6 +47,42 @@ func TestSlackBodyIsOneTextLine(t *testing.T) {
 	}
 }
 
+func TestSlackTextOfTheRedisEvents(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) }) // after the receivers close
+	rc := newReceiver(t, nil)
+	n := New(Options{URL: rc.url(), Format: FormatSlack, Account: testAccount, NewBackoff: fastBackoff})
+	stop := running(t, n)
+	n.Observe(redisDown())
+	n.Observe(watchdog.RedisReachable{At: t0.Add(time.Minute), Down: 90 * time.Second})
+	stop()
+
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if len(rc.bodies) != 2 {
+		t.Fatalf("%d bodies, want 2", len(rc.bodies))
+	}
+	for i, facts := range [][]string{
+		{testAccount, "the fleet's Redis is unreachable, no top-up is sent until it is back",
+			"error ledger: redis: update: dial tcp redis.internal:6379: connect: connection refused (redis://:[redacted]@",
+			"(redis_unreachable, 2025-03-01T12:00:00Z)"},
+		{testAccount, "the fleet's Redis is reachable again", "down ms 90000", "(redis_reachable, 2025-03-01T12:01:00Z)"},
+	} {
+		var body map[string]string
+		if err := json.Unmarshal(rc.bodies[i], &body); err != nil || len(body) != 1 {
+			t.Fatalf("slack body %s: want only a text field (err %v)", rc.bodies[i], err)
+		}
+		text := body["text"]
+		for _, fact := range facts {
+			if !strings.Contains(text, fact) {
+				t.Errorf("slack text %q lacks %q", text, fact)
+			}
+		}
+		if strings.Contains(text, "\n") {
+			t.Errorf("slack text %q is not one line", text)
+		}
+	}
+}
+
 func TestRetriesA503ThenDeliversOnce(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) }) // after the receivers close
 	rc := newReceiver(t, func(n int64, r *http.Request) int {

@@ -40,6 +40,13 @@ const (
 	// EventBalanceReadsRecovered: a balance read succeeded after
 	// EventBalanceReadsFailing. Fields: failed_checks.
 	EventBalanceReadsRecovered = "balance_reads_recovered"
+	// EventRedisUnreachable: the fleet's Redis failed a command; no top-up
+	// is sent until it is back. Sent once until EventRedisReachable.
+	// Fields: error.
+	EventRedisUnreachable = "redis_unreachable"
+	// EventRedisReachable: Redis answered again after
+	// EventRedisUnreachable. Fields: down_ms.
+	EventRedisReachable = "redis_reachable"
 )
 
 // Events returns every notification event name, in README order.
@@ -50,6 +57,7 @@ func Events() []string {
 		EventDailyCapReached, EventDailyCapCleared,
 		EventAutoReloadDisabled, EventAutoReloadEnabled,
 		EventBalanceReadsFailing, EventBalanceReadsRecovered,
+		EventRedisUnreachable, EventRedisReachable,
 	}
 }
 
@@ -90,6 +98,10 @@ func headline(event string) string {
 		return "the balance cannot be read"
 	case EventBalanceReadsRecovered:
 		return "the balance can be read again"
+	case EventRedisUnreachable:
+		return "the fleet's Redis is unreachable, no top-up is sent until it is back"
+	case EventRedisReachable:
+		return "the fleet's Redis is reachable again"
 	default:
 		return event
 	}

@@ -195,3 +195,10 @@ func finished(id string, outcome ledger.Outcome) watchdog.TopUpFinished {
 	}
 	return e
 }
+
+// redisDown is a RedisUnreachable as cmd reports it: its error redacted, on
+// two lines.
+func redisDown() watchdog.RedisUnreachable {
+	return watchdog.RedisUnreachable{At: t0,
+		Err: errors.New("ledger: redis: update: dial tcp redis.internal:6379: connect: connection refused\n(redis://:[redacted]@redis.internal:6379/0)")}
+}

@@ -24,6 +24,8 @@ type state struct {
 	// notSent is set while top-ups end not sent (Vonage unreachable or
 	// rate limiting): one notification covers the whole episode.
 	notSent bool
+	// redisDown is set from a RedisUnreachable to a RedisReachable.
+	redisDown bool
 }
 
 // next moves the state on by one event and returns the notifications it
@@ -48,6 +50,19 @@ func (s *state) next(e watchdog.Event) []message {
 			f("intent_id", e.IntentID),
 			f("balance_before", amount(e.BalanceBefore)),
 			f("outcome", string(e.Outcome)))}
+	case watchdog.RedisUnreachable:
+		if s.redisDown {
+			return nil
+		}
+		s.redisDown = true
+		return []message{s.msg(EventRedisUnreachable, e.At, f("error", errText(e.Err)))}
+	case watchdog.RedisReachable:
+		// Without a RedisUnreachable before it, nothing changed.
+		if !s.redisDown {
+			return nil
+		}
+		s.redisDown = false
+		return []message{s.msg(EventRedisReachable, e.At, f("down_ms", e.Down.Milliseconds()))}
 	}
 	return nil
 }

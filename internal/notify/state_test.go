@@ -124,7 +124,7 @@ func TestBodiesHoldNoSecret(t *testing.T) {
 	rejected := finished("intent-1", ledger.Rejected)
 	rejected.CredentialsRejected = true
 	bodies := deliver(t, failed(3, true), rejected, decided(policy.ReasonDailyCapReached, false),
-		finished("intent-2", ledger.Unknown))
+		finished("intent-2", ledger.Unknown), redisDown(), watchdog.RedisReachable{At: t0, Down: time.Minute})
 	if len(bodies) == 0 {
 		t.Fatal("no notification delivered")
 	}
@@ -146,8 +146,32 @@ func TestEventsListsEveryName(t *testing.T) {
 		}
 		seen[e] = true
 	}
-	if len(seen) != 11 {
-		t.Errorf("Events() has %d names, want 11", len(seen))
+	if len(seen) != 13 {
+		t.Errorf("Events() has %d names, want 13", len(seen))
+	}
+	if e := Events(); !slices.Equal(e[len(e)-3:], []string{EventBalanceReadsRecovered, EventRedisUnreachable, EventRedisReachable}) {
+		t.Errorf("Events() ends %q, want the redis events after balance_reads_recovered", e[len(e)-3:])
+	}
+}
+
+func TestRedisUnreachableOnceAndReachableOnce(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) }) // after the receivers close
+	bodies := deliver(t,
+		watchdog.RedisReachable{At: t0, Down: time.Second}, // nothing was down
+		decided(policy.ReasonBalanceOK, true),
+		redisDown(), redisDown(), redisDown(),
+		watchdog.RedisReachable{At: t0.Add(42 * time.Second), Down: 42 * time.Second},
+		watchdog.RedisReachable{At: t0.Add(43 * time.Second), Down: time.Second},
+		redisDown())
+	expectNames(t, bodies, EventRedisUnreachable, EventRedisReachable, EventRedisUnreachable)
+	// The error arrives redacted; the body adds nothing to it but the
+	// folding onto one line.
+	expectFields(t, bodies[0], map[string]any{"event": "redis_unreachable", "ts": "2025-03-01T12:00:00Z",
+		"account": testAccount, "balance": "12.50",
+		"error": "ledger: redis: update: dial tcp redis.internal:6379: connect: connection refused (redis://:[redacted]@redis.internal:6379/0)"})
+	expectFields(t, bodies[1], map[string]any{"event": "redis_reachable", "ts": "2025-03-01T12:00:42Z", "down_ms": 42000})
+	if _, ok := bodies[1]["error"]; ok {
+		t.Error("redis_reachable has an error field")
 	}
 }
 

@@ -23,6 +23,18 @@ const FailedChecksNotReady = 3
 // success, while Vonage rejects the credentials, or after FailedChecksNotReady
 // failed checks in a row. A Decided or a LedgerFailed event counts as a
 // successful read; a CheckFailed as a failed one.
+//
+// In a fleet, a TickSkipped is the fleet's read for this replica: with a
+// reading no older than the staleness it counts as a successful read; with
+// none, or an older one, the watchdog is not ready until a balance read
+// succeeds (here or in the fleet; a failed check here does not clear it).
+// The reading's age is taken between the two times of the event, both on the
+// fleet's clock, never on h's. A fresh reading taken before this replica's
+// last failed check is no read since that failure, whose rules still apply:
+// rejected credentials stay not ready until a later read succeeds. From a
+// RedisUnreachable until a RedisReachable the watchdog is not ready,
+// whatever its reads, unless Vonage rejects the credentials. TickWon and
+// TickFailed change nothing: a read follows them.
 type Health struct {
 	now       func() time.Time
 	staleness time.Duration
@@ -33,6 +45,16 @@ type Health struct {
 	consecutive int
 	credentials bool
 	lastErr     string
+	// lastFailed is the time of the last CheckFailed, on the watchdog's
+	// clock (the fleet's, in a fleet).
+	lastFailed time.Time
+	// fleet is why the fleet's reading of the last skipped tick is no
+	// read; "" once a read succeeded.
+	fleet string
+	// redisDown is set from a RedisUnreachable to a RedisReachable;
+	// redisErr is its error, on one line.
+	redisDown bool
+	redisErr  string
 }
 
 var _ watchdog.Observer = (*Health)(nil)
@@ -51,7 +73,8 @@ func NewHealth(interval, requestTimeout time.Duration, now func() time.Time) *He
 	}
 }
 
-// Staleness is how long after the last check start the watchdog is alive.
+// Staleness is how long after the last check start the watchdog is alive,
+// and how old the fleet's last reading may be on a skipped tick.
 func (h *Health) Staleness() time.Duration { return h.staleness }
 
 // Observe updates the probes' state from one watchdog event. The time of a
@@ -69,6 +92,7 @@ func (h *Health) Observe(e watchdog.Event) {
 			h.consecutive = 1
 		}
 		h.credentials = e.CredentialsRejected
+		h.lastFailed = e.At
 		h.lastErr = ""
 		if e.Err != nil {
 			h.lastErr = oneLine(e.Err.Error())
@@ -76,6 +100,17 @@ func (h *Health) Observe(e watchdog.Event) {
 	case watchdog.Decided, watchdog.LedgerFailed:
 		// A check writes the ledger only after it has read a balance.
 		h.readSucceeded()
+	case watchdog.TickSkipped:
+		h.tickSkipped(e)
+	case watchdog.RedisUnreachable:
+		h.redisDown = true
+		h.redisErr = ""
+		if e.Err != nil {
+			h.redisErr = oneLine(e.Err.Error())
+		}
+	case watchdog.RedisReachable:
+		h.redisDown = false
+		h.redisErr = ""
 	}
 }
 
@@ -84,6 +119,29 @@ func (h *Health) readSucceeded() {
 	h.consecutive = 0
 	h.credentials = false
 	h.lastErr = ""
+	h.fleet = ""
+}
+
+// tickSkipped takes the fleet's last reading as this replica's read when it
+// is fresh and newer than this replica's last failed check. Its age is
+// between two times on the fleet's clock (Redis's), which this pod's clock
+// may not agree with.
+func (h *Health) tickSkipped(e watchdog.TickSkipped) {
+	if e.Last == nil {
+		h.fleet = "not ready: no balance read by the fleet yet"
+		return
+	}
+	age := e.At.Sub(e.Last.At)
+	switch {
+	case age > h.staleness:
+		h.fleet = fmt.Sprintf("not ready: the fleet's last balance reading is %s old (allowed %s)",
+			age.Round(time.Second), h.staleness)
+	case !e.Last.At.After(h.lastFailed):
+		// Read before this replica's failure: the failure still speaks.
+		h.fleet = ""
+	default:
+		h.readSucceeded()
+	}
 }
 
 // Alive reports whether the scheduler is alive, with a one-line reason.
@@ -105,6 +163,12 @@ func (h *Health) Ready() (bool, string) {
 	switch {
 	case h.credentials:
 		return false, "not ready: vonage rejected the credentials"
+	case h.redisDown && h.redisErr != "":
+		return false, "not ready: redis unreachable: " + h.redisErr
+	case h.redisDown:
+		return false, "not ready: redis unreachable"
+	case h.fleet != "":
+		return false, h.fleet
 	case !h.everRead && h.lastErr != "":
 		return false, "not ready: no balance read yet: " + h.lastErr
 	case !h.everRead:

@@ -10,9 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"go.uber.org/goleak"
 
 	"github.com/topup-watchdog/topup-watchdog/internal/clocktest"
+	"github.com/topup-watchdog/topup-watchdog/internal/ledger"
 	"github.com/topup-watchdog/topup-watchdog/internal/watchdog"
 	"github.com/topup-watchdog/topup-watchdog/policy"
 )
@@ -117,6 +119,131 @@ func TestReadyzBeforeTheFirstReadSaysWhatFailed(t *testing.T) {
 	if ok || reason != want {
 		t.Errorf("Ready() = %v %q, want false %q", ok, reason, want)
 	}
+}
+
+// skipped is a tick another replica had, at, with the fleet's last reading
+// taken at read; a zero read means none yet.
+func skipped(at, read time.Time) watchdog.TickSkipped {
+	e := watchdog.TickSkipped{At: at, Holder: "pod-b"}
+	if !read.IsZero() {
+		e.Last = &ledger.Reading{At: read, Balance: decimal.RequireFromString("12.5"), AutoReload: true, Replica: "pod-b"}
+	}
+	return e
+}
+
+func expectReady(t *testing.T, h *Health, ok bool, reason string) {
+	t.Helper()
+	if gotOK, gotReason := h.Ready(); gotOK != ok || gotReason != reason {
+		t.Errorf("Ready() = %v %q, want %v %q", gotOK, gotReason, ok, reason)
+	}
+}
+
+func TestReadyzFollowsTheFleetsReading(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	// This pod's clock is a day off the fleet's: the reading's age is taken
+	// between the event's two fleet-clock times, never on it.
+	c := clocktest.New(t0.Add(24 * time.Hour))
+	h := NewHealth(interval, requestTimeout, c.Now)
+	s, stop := running(t, h, nil)
+	defer stop()
+	staleness := 3*interval + requestTimeout
+
+	h.Observe(skipped(t0, time.Time{}))
+	expect(t, s, "/readyz", 503, "not ready: no balance read by the fleet yet")
+	h.Observe(skipped(t0.Add(staleness), t0))
+	expect(t, s, "/readyz", 200, "ready")
+	h.Observe(skipped(t0.Add(staleness+time.Second), t0))
+	expect(t, s, "/readyz", 503, "not ready: the fleet's last balance reading is 1m41s old (allowed 1m40s)")
+	h.Observe(skipped(t0.Add(2*time.Minute), t0.Add(time.Minute)))
+	expect(t, s, "/readyz", 200, "ready")
+	h.Observe(skipped(t0.Add(3*time.Minute), time.Time{})) // the fleet's reading is gone
+	expect(t, s, "/readyz", 503, "not ready: no balance read by the fleet yet")
+	h.Observe(decided())
+	expect(t, s, "/readyz", 200, "ready")
+}
+
+func TestAStaleFleetReadingStaysNotReadyThroughAFailedCheck(t *testing.T) {
+	h := NewHealth(interval, requestTimeout, nil)
+	h.Observe(decided())
+	h.Observe(skipped(t0.Add(5*time.Minute), t0))
+	want := "not ready: the fleet's last balance reading is 5m0s old (allowed 1m40s)"
+	expectReady(t, h, false, want)
+	// This replica wins the next tick and fails once: still no read.
+	h.Observe(watchdog.TickWon{At: t0.Add(6 * time.Minute)})
+	h.Observe(watchdog.CheckFailed{At: t0.Add(6 * time.Minute), Consecutive: 1, Err: errors.New("vonage: get balance: timeout")})
+	expectReady(t, h, false, want)
+	h.Observe(skipped(t0.Add(7*time.Minute), t0.Add(7*time.Minute-time.Second)))
+	expectReady(t, h, true, "ready")
+}
+
+// A reading the fleet took before this replica's failed check says nothing
+// of the reads since: rejected credentials are not cleared by it.
+func TestAFleetReadingOlderThanTheLastFailureIsNoRead(t *testing.T) {
+	h := NewHealth(interval, requestTimeout, nil)
+	h.Observe(decided())
+	rejected := failed(1, true)
+	rejected.At = t0.Add(30 * time.Second)
+	h.Observe(rejected)
+	h.Observe(skipped(t0.Add(time.Minute), t0))
+	expectReady(t, h, false, "not ready: vonage rejected the credentials")
+	h.Observe(skipped(t0.Add(90*time.Second), t0.Add(time.Minute)))
+	expectReady(t, h, true, "ready")
+
+	// Before the first read, the same holds for the failure's reason.
+	h = NewHealth(interval, requestTimeout, nil)
+	first := failed(1, false)
+	first.At = t0.Add(30 * time.Second)
+	h.Observe(first)
+	h.Observe(skipped(t0.Add(time.Minute), t0))
+	expectReady(t, h, false, "not ready: no balance read yet: vonage: get balance: server error (HTTP 503) second line")
+}
+
+func TestTicksWonOrFailedChangeNoReadiness(t *testing.T) {
+	h := NewHealth(interval, requestTimeout, nil)
+	h.Observe(watchdog.TickWon{At: t0})
+	h.Observe(watchdog.TickFailed{At: t0, Err: errors.New("ledger: redis: tick: i/o timeout")})
+	expectReady(t, h, false, "not ready: no balance read yet")
+	h.Observe(decided())
+	h.Observe(watchdog.TickFailed{At: t0, Err: errors.New("ledger: redis: tick: i/o timeout")})
+	h.Observe(watchdog.TickWon{At: t0})
+	h.Observe(watchdog.ClaimLost{At: t0})
+	expectReady(t, h, true, "ready")
+}
+
+func TestReadyzWhileRedisIsUnreachable(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	h := NewHealth(interval, requestTimeout, nil)
+	s, stop := running(t, h, nil)
+	defer stop()
+
+	// Errors arrive redacted; the reason adds nothing to the text but the
+	// folding onto one line.
+	down := watchdog.RedisUnreachable{At: t0,
+		Err: errors.New("ledger: redis: view: dial tcp redis.internal:6379: connect: connection refused\n(redis://:[redacted]@redis.internal:6379/0)")}
+	want := "not ready: redis unreachable: ledger: redis: view: dial tcp redis.internal:6379: connect: connection refused (redis://:[redacted]@redis.internal:6379/0)"
+	h.Observe(decided())
+	h.Observe(down)
+	expect(t, s, "/readyz", 503, want)
+	h.Observe(decided()) // reads go on while Redis is down
+	h.Observe(skipped(t0, t0))
+	expect(t, s, "/readyz", 503, want)
+	h.Observe(failed(3, false))
+	expect(t, s, "/readyz", 503, want)
+	h.Observe(failed(4, true))
+	expect(t, s, "/readyz", 503, "not ready: vonage rejected the credentials")
+	h.Observe(decided())
+	h.Observe(down) // a repeat changes nothing
+	h.Observe(watchdog.RedisReachable{At: t0.Add(time.Minute), Down: time.Minute})
+	expect(t, s, "/readyz", 200, "ready")
+
+	h.Observe(watchdog.RedisUnreachable{At: t0})
+	expect(t, s, "/readyz", 503, "not ready: redis unreachable")
+	h.Observe(watchdog.RedisReachable{At: t0.Add(time.Minute), Down: time.Minute})
+	h.Observe(failed(1, false))
+	h.Observe(failed(2, false))
+	h.Observe(failed(3, false))
+	expect(t, s, "/readyz", 503,
+		"not ready: 3 checks failed in a row: vonage: get balance: server error (HTTP 503) second line")
 }
 
 func TestHealthzFollowsTheScheduler(t *testing.T) {

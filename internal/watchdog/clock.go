@@ -27,6 +27,9 @@ type clock struct {
 	mono func() time.Duration
 	// boot names the boot mono counts on; "" when unknown.
 	boot string
+	// shared is set when wall is a fleet's clock: its steps are not this
+	// process's to find or to apply.
+	shared bool
 
 	mu       sync.Mutex
 	started  bool
@@ -52,7 +55,7 @@ func (c *clock) read() reading {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	r := reading{wall: c.wall(), mono: c.mono()}
-	if c.started {
+	if c.started && !c.shared {
 		expected := c.lastWall.Add(r.mono - c.lastMono)
 		if d := r.wall.Sub(expected); d >= StepTolerance || d <= -StepTolerance {
 			r.step = d
@@ -111,6 +114,9 @@ func derivedMono(wall func() time.Time) func() time.Duration {
 // boot, the mark is written anew with them, in the same update; otherwise
 // it stays as it is, so a check that changes nothing writes nothing.
 func (w *Watchdog) settleClock(st *ledger.State, r reading, pending time.Duration) (unseen time.Duration) {
+	if w.clock.shared {
+		return 0
+	}
 	boot := w.clock.boot
 	shift := pending
 	marked := boot != "" && st.Clock != nil && st.Clock.BootID == boot

@@ -101,42 +101,55 @@ func (f *fakeVonage) sent() int {
 	return f.topUps
 }
 
-// memLedger keeps the state in memory; failNext makes the next Update fail
-// after fn ran, as a failed write does.
-type memLedger struct {
-	mu       sync.Mutex
-	state    ledger.State
-	failNext error
+// testLedger is a ledger.Memory whose next Update fails after fn ran when
+// failNext is set, as a failed write does: the state stays as it was.
+type testLedger struct {
+	*ledger.Memory
+	failNext error // read and cleared under the Memory's lock
 }
 
-var _ Ledger = (*memLedger)(nil)
+var _ Ledger = (*testLedger)(nil)
 
-func (m *memLedger) View(context.Context) (ledger.State, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.state.Clone(), nil
+func newTestLedger() *testLedger { return &testLedger{Memory: ledger.NewMemory(ledger.State{})} }
+
+func (l *testLedger) Update(ctx context.Context, fn func(*ledger.State) error) error {
+	return l.Memory.Update(ctx, func(s *ledger.State) error {
+		if err := fn(s); err != nil {
+			return err
+		}
+		if err := l.failNext; err != nil { // the write fails, as File's would
+			l.failNext = nil
+			return err
+		}
+		return nil
+	})
 }
 
-func (m *memLedger) Update(_ context.Context, fn func(*ledger.State) error) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	c := m.state.Clone()
-	if err := fn(&c); err != nil {
-		return err
+// seed replaces the records, as an earlier process left them.
+func (l *testLedger) seed(records ...ledger.Record) {
+	err := l.Memory.Update(context.Background(), func(s *ledger.State) error {
+		s.TopUps = records
+		return nil
+	})
+	if err != nil {
+		panic(fmt.Sprintf("seed the ledger: %v", err))
 	}
-	if err := m.failNext; err != nil { // the write fails, as File's would
-		m.failNext = nil
-		return err
+}
+
+// state returns what the ledger holds.
+func (l *testLedger) state() ledger.State {
+	s, err := l.View(context.Background())
+	if err != nil {
+		panic(fmt.Sprintf("view the ledger: %v", err))
 	}
-	m.state = c
-	return nil
+	return s
 }
 
 // harness is one watchdog over the fakes, with its log lines captured.
 type harness struct {
 	t      *testing.T
 	api    *fakeVonage
-	ledger *memLedger
+	ledger *testLedger
 	clock  *clocktest.Clock
 	logs   *observer.ObservedLogs
 	events []Event
@@ -154,7 +167,7 @@ func newHarness(t *testing.T, balance string, edit ...func(*Options)) *harness {
 	h := &harness{
 		t:      t,
 		api:    &fakeVonage{balance: eur(balance), autoReload: true, amount: eur("50")},
-		ledger: &memLedger{state: ledger.State{Version: ledger.SchemaVersion}},
+		ledger: newTestLedger(),
 		clock:  clocktest.New(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)),
 	}
 	h.opts = Options{

@@ -148,8 +148,8 @@ func TestARecordDatedAheadHoldsOneWindowAtMost(t *testing.T) {
 	h := newHarness(t, "5")
 	h.api.creditLater = true
 	ahead := h.clock.Now().Add(6 * time.Hour)
-	h.ledger.state.TopUps = []ledger.Record{{ID: "ahead", At: ahead, BalanceBefore: eur("5"),
-		Outcome: ledger.Succeeded, FinishedAt: ahead.Add(time.Second)}}
+	h.ledger.seed(ledger.Record{ID: "ahead", At: ahead, BalanceBefore: eur("5"),
+		Outcome: ledger.Succeeded, FinishedAt: ahead.Add(time.Second)})
 	h.check()
 	h.wantSent("first check", 0)
 	h.wantDecision("first check", "blocked/window_open")
@@ -165,7 +165,7 @@ func TestARecordDatedAheadHoldsOneWindowAtMost(t *testing.T) {
 func TestARecordDatedAheadIsConfirmedByItsCredit(t *testing.T) {
 	h := newHarness(t, "5")
 	ahead := h.clock.Now().Add(6 * time.Hour)
-	h.ledger.state.TopUps = []ledger.Record{{ID: "ahead", At: ahead, BalanceBefore: eur("5"), Outcome: ledger.Succeeded}}
+	h.ledger.seed(ledger.Record{ID: "ahead", At: ahead, BalanceBefore: eur("5"), Outcome: ledger.Succeeded})
 	h.api.set("55")
 	h.check()
 	if conf := h.lines(msgTopUpConfirmed); len(conf) != 1 || conf[0].ContextMap()[fieldIntentID] != "ahead" {
@@ -338,11 +338,11 @@ func TestTheLedgerStaysBoundedWhateverTheAnswers(t *testing.T) {
 	}
 	// KeepUnsent finished ones, and the intent of the last check, pruned
 	// with them before its outcome was known.
-	n := len(h.ledger.state.TopUps)
+	n := len(h.ledger.state().TopUps)
 	if n > ledger.KeepUnsent+1 {
 		t.Errorf("the ledger holds %d records after 2000 unsent top-ups, want at most %d", n, ledger.KeepUnsent+1)
 	}
-	data, err := json.Marshal(h.ledger.state)
+	data, err := json.Marshal(h.ledger.state())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,7 +357,7 @@ func TestTheLedgerStaysBoundedWhateverTheAnswers(t *testing.T) {
 func TestAnUnfinishedTopUpHoldsItsWindowFromItsLatestEnd(t *testing.T) {
 	h := newHarness(t, "5", func(o *Options) { o.Settings.Flight = 5 * time.Minute })
 	at := h.clock.Now()
-	h.ledger.state.TopUps = []ledger.Record{{ID: "crashed", At: at, BalanceBefore: eur("5"), Outcome: ledger.Pending}}
+	h.ledger.seed(ledger.Record{ID: "crashed", At: at, BalanceBefore: eur("5"), Outcome: ledger.Pending})
 	h.clock.Advance(19 * time.Minute)
 	h.check()
 	h.wantDecision("19 minutes after the intent", "blocked/window_open")
@@ -450,7 +450,7 @@ func TestAStepWhileNoWatchdogRanIsFoundByTheClockMark(t *testing.T) {
 	h.api.creditLater = true
 	h.check()
 	h.wantSent("first check", 1)
-	mark := h.ledger.state.Clock
+	mark := h.ledger.state().Clock
 	if mark == nil || mark.BootID != "boot-1" {
 		t.Fatalf("clock mark %+v after the first check, want one of boot-1", mark)
 	}
@@ -458,8 +458,8 @@ func TestAStepWhileNoWatchdogRanIsFoundByTheClockMark(t *testing.T) {
 		h.clock.Advance(10 * time.Second)
 		h.check()
 	}
-	if *h.ledger.state.Clock != *mark {
-		t.Errorf("clock mark moved from %+v to %+v without a step", mark, h.ledger.state.Clock)
+	if *h.ledger.state().Clock != *mark {
+		t.Errorf("clock mark moved from %+v to %+v without a step", mark, h.ledger.state().Clock)
 	}
 
 	h.clock.Step(time.Hour) // while the watchdog is down
@@ -490,7 +490,7 @@ func TestAClockMarkOfAnotherBootMovesNothing(t *testing.T) {
 	if n := len(h.lines(msgClockSteppedUnseen)); n != 0 {
 		t.Errorf("%d unseen steps found across boots, want 0", n)
 	}
-	if m := h.ledger.state.Clock; m == nil || m.BootID != "boot-2" {
+	if m := h.ledger.state().Clock; m == nil || m.BootID != "boot-2" {
 		t.Errorf("clock mark %+v, want it rewritten for boot-2", m)
 	}
 }

@@ -24,6 +24,9 @@ const (
 	msgRecordAhead        = "ledger record dated ahead of the clock: counted as written now"
 	msgIntentTooOld       = "intent too old to send"
 	msgCheckSkipped       = "check skipped: the previous check is still running"
+	msgTickTaken          = "tick taken by another replica: it reads the balance for the fleet"
+	msgTickFailed         = "fleet tick failed: reading the balance alone, no top-up can be claimed"
+	msgClaimLost          = "claim lost to another replica: its top-up holds the window"
 )
 
 // The field names of the log lines.
@@ -53,6 +56,7 @@ const (
 	fieldStep          = "step"
 	fieldStepMS        = "step_ms"
 	fieldHoldUntil     = "hold_until"
+	fieldHolder        = "holder"
 )
 
 // reportReconciled logs and reports the top-ups a check confirmed, and

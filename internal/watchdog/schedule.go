@@ -21,8 +21,10 @@ import (
 // the monotonic clock, taken from the schedule at the time it is computed:
 // a step either way delays no check.
 func (w *Watchdog) Run(ctx context.Context, schedule cron.Schedule, grace time.Duration) error {
-	logger := cronLogger{w.log}
-	job := cron.NewChain(cron.Recover(logger)).Then(cron.FuncJob(func() { w.Check(ctx) }))
+	chain := cron.NewChain(cron.Recover(cronLogger{w.log}))
+	job := func(lease time.Duration) {
+		chain.Then(cron.FuncJob(func() { w.check(ctx, lease) })).Run()
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -44,15 +46,29 @@ func (w *Watchdog) Run(ctx context.Context, schedule cron.Schedule, grace time.D
 // of the check before; the wait for it is what is left of that span once the
 // check's own time is taken off, both on the monotonic clock, so a step of
 // the wall clock during a check moves no run either.
-func (w *Watchdog) loop(ctx context.Context, schedule cron.Schedule, job cron.Job) {
+//
+// job gets the span to the next run time: in a fleet, the tick's lease. The
+// replica that has the tick renews it at its next run, and one that dies
+// holding it keeps the others from reading for one tick at most.
+//
+// A check waited for its run time starts at that run time on the wall clock
+// even when the clock reads a hair earlier on waking (a fleet's clock,
+// re-anchored on Redis's TIME meanwhile): else "@every 1s", which rounds to
+// the second, would put the next run a few microseconds away, skip it with a
+// warning, and lease the tick for those microseconds.
+func (w *Watchdog) loop(ctx context.Context, schedule cron.Schedule, job func(lease time.Duration)) {
+	var due time.Time // the run time waited for; zero before the first
 	for ctx.Err() == nil {
 		started, startedMono := w.opts.Now(), w.opts.Monotonic()
-		job.Run()
+		if started.Before(due) {
+			started = due
+		}
+		next := schedule.Next(started)
+		job(next.Sub(started))
 		if ctx.Err() != nil {
 			return
 		}
 		took := w.opts.Monotonic() - startedMono
-		next := schedule.Next(started)
 		wait := next.Sub(started) - took
 		if wait <= 0 { // the check outlasted its next run time: skip it
 			w.log.Warn(msgCheckSkipped, zap.Int64(fieldDurationMS, took.Milliseconds()))
@@ -64,6 +80,7 @@ func (w *Watchdog) loop(ctx context.Context, schedule cron.Schedule, job cron.Jo
 			<-ctx.Done()
 			return
 		}
+		due = next
 		select {
 		case <-ctx.Done():
 			return

@@ -37,6 +37,16 @@ type Ledger interface {
 	Update(ctx context.Context, fn func(*ledger.State) error) error
 }
 
+// Fleet is what the replicas of one account share beside the ledger: the
+// schedule's tick, so that one replica reads the balance per tick for all.
+// The Redis ledger implements it.
+type Fleet interface {
+	// Tick asks for the tick at hand, held for lease on the fleet's clock:
+	// Won when this replica has it (it won it now, or held it from its last
+	// tick), else Holder has it and Last is the fleet's last reading.
+	Tick(ctx context.Context, lease time.Duration) (ledger.Tick, error)
+}
+
 // Options configure a Watchdog. Settings is required; the rest have defaults.
 type Options struct {
 	Settings policy.Settings
@@ -48,6 +58,14 @@ type Options struct {
 	// Amount is what every top-up adds (TOPUP_AMOUNT); zero means unknown:
 	// any rise then confirms a top-up.
 	Amount decimal.Decimal
+	// Fleet, when set, makes this watchdog one replica of a fleet: a
+	// scheduled check reads the balance only when it wins the tick, and Now
+	// must be the fleet's clock (Redis's), shared by every replica. A step
+	// of it is then the fleet's, not this process's: it moves no record (each
+	// replica would move them again). nil means the watchdog is alone.
+	Fleet Fleet
+	// Replica names this replica in the readings it shares; "" for none.
+	Replica string
 	// Now is the wall clock, which may step; nil means the system's.
 	Now func() time.Time
 	// Monotonic is a clock that never steps, as a span since any origin;
@@ -108,6 +126,9 @@ type Watchdog struct {
 	clock    *clock
 	mu       sync.Mutex // one check at a time
 	failures failureLog
+	// seen is the ledger's state as this process last wrote or read it
+	// (under mu): what a check decides on when the ledger cannot be read.
+	seen ledger.State
 }
 
 // New returns a Watchdog over api and l.
@@ -151,7 +172,7 @@ func New(api Vonage, l Ledger, o Options) *Watchdog {
 		o.CrashPoint = func(string) {}
 	}
 	return &Watchdog{api: api, ledger: l, opts: o, log: o.Log,
-		clock:    &clock{wall: o.Now, mono: o.Monotonic, boot: o.BootID},
+		clock:    &clock{wall: o.Now, mono: o.Monotonic, boot: o.BootID, shared: o.Fleet != nil},
 		failures: failureLog{every: o.RepeatEvery}}
 }
 
@@ -162,11 +183,21 @@ func randomID() string {
 }
 
 // Check runs one check: read the balance, reconcile earlier top-ups, decide,
-// and send a top-up when the policy says so.
-func (w *Watchdog) Check(ctx context.Context) {
+// and send a top-up when the policy says so. It reads even when another
+// replica of a fleet has the tick: an operator's one-off check.
+func (w *Watchdog) Check(ctx context.Context) { w.check(ctx, 0) }
+
+// check is Check; with a fleet and a lease above 0 it first asks for the
+// tick, for lease, and reads nothing when another replica has it. A tick
+// that cannot be asked for (Redis down) is read by every replica: the
+// balance is still watched, and no top-up can be claimed.
+func (w *Watchdog) check(ctx context.Context, lease time.Duration) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.opts.Observer.Observe(CheckStarted{At: w.now()})
+	if w.opts.Fleet != nil && lease > 0 && !w.tick(ctx, lease) {
+		return
+	}
 
 	bal, attempts, err := w.readBalance(ctx)
 	if err != nil {
@@ -204,6 +235,7 @@ type claim struct {
 	decision    policy.Decision
 	intent      *ledger.Record
 	claimed     reading // when the intent was written
+	lost        bool    // an earlier run of the update claimed, the last did not
 	confirmed   []ledger.Record
 	unconfirmed []ledger.Record
 	redated     []string
@@ -216,28 +248,17 @@ type claim struct {
 func (w *Watchdog) decide(ctx context.Context, bal vonage.Balance) (claim, error) {
 	at := w.read()
 	now := at.wall
-	s := w.opts.Settings
 	pending := w.clock.unapplied()
-	var c claim
-	var unseen time.Duration
+	var (
+		c      claim
+		unseen time.Duration
+		ran    bool
+		seen   ledger.State
+	)
 	err := w.ledger.Update(ctx, func(st *ledger.State) error {
-		c = claim{claimed: at}
-		unseen = w.settleClock(st, at, pending)
-		c.redated = st.ClampAhead(now, StepTolerance)
-		c.confirmed, c.unconfirmed = reconcile(st, bal, now, s, w.opts.Amount)
-		c.decision = policy.Decide(s, policy.Input{
-			Balance: bal.Value, AutoReload: bal.AutoReload, Now: now,
-			Refilling: st.Refilling, TopUps: st.PolicyTopUps(),
-		})
-		st.Refilling = c.decision.Refilling
-		if c.decision.Action == policy.ActionTopUp && !w.opts.DryRun {
-			r := ledger.Record{ID: w.opts.NewID(), At: now, BalanceBefore: bal.Value, Outcome: ledger.Pending}
-			st.TopUps = append(st.TopUps, r)
-			c.intent = &r
-			w.opts.CrashPoint(CrashBeforeIntent) // decided, not yet durable
-		}
-		st.Prune(now.Add(-retention(s.Window)))
-		c.windowOpen = s.WindowOpen(st.PolicyTopUps(), now)
+		ran = true
+		c, unseen = w.apply(st, bal, at, pending, c.lost || c.intent != nil)
+		seen = st.Clone()
 		return nil
 	})
 	if err != nil {
@@ -245,18 +266,24 @@ func (w *Watchdog) decide(ctx context.Context, bal vonage.Balance) (claim, error
 			w.log.Debug(msgCheckInterrupted, zap.Error(err))
 			return claim{}, err
 		}
-		// The balance was read and, unless the ledger failed before fn ran,
-		// decided on: log the decision, then why nothing came of it.
-		// Confirmations wait for a ledger that can hold them.
-		if c.decision.Action != "" {
-			if c.intent != nil { // the intent that would have opened the window is not written
-				c.windowOpen = false
-			}
-			w.reportDecision(now, bal, c)
+		if !ran {
+			// The ledger could not even be read (Redis down): decide on the
+			// state this process saw last, so that the log still says what
+			// the balance called for. Nothing of it is kept.
+			st := w.seen.Clone()
+			c, _ = w.apply(&st, bal, at, pending, false)
 		}
+		// The balance was decided on: log the decision, then why nothing
+		// came of it. Confirmations wait for a ledger that can hold them.
+		if c.intent != nil { // the intent that would have opened the window is not written
+			c.windowOpen = false
+		}
+		w.reportDecision(now, bal, c)
 		w.ledgerFailed(now, err, c.decision.Action == policy.ActionTopUp && !w.opts.DryRun)
 		return claim{}, err
 	}
+	w.seen = seen
+	c.lost = c.lost && c.intent == nil
 	w.clock.applied(pending)
 	w.logUnseenStep(unseen)
 	for _, id := range c.redated {
@@ -264,7 +291,65 @@ func (w *Watchdog) decide(ctx context.Context, bal vonage.Balance) (claim, error
 	}
 	w.reportReconciled(now, bal, c)
 	w.reportDecision(now, bal, c)
+	if c.lost {
+		w.log.Info(msgClaimLost)
+		w.opts.Observer.Observe(ClaimLost{At: now})
+	}
 	return c, nil
+}
+
+// apply is one check's change to the ledger's state st: the clock settled,
+// earlier top-ups reconciled with bal, the policy's decision, and the intent
+// when it wants a top-up, all as of the reading at. lost is whether an
+// earlier run of the same update claimed (an optimistic transaction runs
+// apply again when another replica wrote first).
+func (w *Watchdog) apply(st *ledger.State, bal vonage.Balance, at reading, pending time.Duration, lost bool) (claim, time.Duration) {
+	now, s := at.wall, w.opts.Settings
+	c := claim{claimed: at, lost: lost}
+	unseen := w.settleClock(st, at, pending)
+	c.redated = st.ClampAhead(now, StepTolerance)
+	c.confirmed, c.unconfirmed = reconcile(st, bal, now, s, w.opts.Amount)
+	c.decision = policy.Decide(s, policy.Input{
+		Balance: bal.Value, AutoReload: bal.AutoReload, Now: now,
+		Refilling: st.Refilling, TopUps: st.PolicyTopUps(),
+	})
+	st.Refilling = c.decision.Refilling
+	if c.decision.Action == policy.ActionTopUp && !w.opts.DryRun {
+		r := ledger.Record{ID: w.opts.NewID(), At: now, BalanceBefore: bal.Value, Outcome: ledger.Pending}
+		st.TopUps = append(st.TopUps, r)
+		c.intent = &r
+		w.opts.CrashPoint(CrashBeforeIntent) // decided, not yet durable
+	}
+	st.Prune(now.Add(-retention(s.Window)))
+	c.windowOpen = s.WindowOpen(st.PolicyTopUps(), now)
+	st.Reading = &ledger.Reading{At: now, Balance: bal.Value, AutoReload: bal.AutoReload, Replica: w.opts.Replica}
+	return c, unseen
+}
+
+// tick asks the fleet for the tick and reports whether this replica reads
+// the balance.
+func (w *Watchdog) tick(ctx context.Context, lease time.Duration) bool {
+	t, err := w.opts.Fleet.Tick(ctx, lease)
+	now := w.now()
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return false // shutting down
+	case err != nil:
+		w.log.Warn(msgTickFailed, zap.Error(err))
+		w.opts.Observer.Observe(TickFailed{At: now, Err: err})
+		return true
+	case !t.Won:
+		fields := []zap.Field{zap.String(fieldHolder, t.Holder)}
+		if t.Last != nil {
+			fields = append(fields, zap.String(fieldBalance, t.Last.Balance.String()),
+				zap.Int64(fieldAgeMS, now.Sub(t.Last.At).Milliseconds()))
+		}
+		w.log.Debug(msgTickTaken, fields...)
+		w.opts.Observer.Observe(TickSkipped{At: now, Holder: t.Holder, Last: t.Last})
+		return false
+	}
+	w.opts.Observer.Observe(TickWon{At: now})
+	return true
 }
 
 // retention is how long finished records are kept: longer than every span the

@@ -216,7 +216,7 @@ func TestARestartHonoursTheWindowOfTheRunBefore(t *testing.T) {
 func TestAnIntentLeftPendingByACrashHoldsTheWindow(t *testing.T) {
 	h := newHarness(t, "5")
 	at := h.clock.Now()
-	h.ledger.state.TopUps = []ledger.Record{{ID: "crashed", At: at, BalanceBefore: eur("5"), Outcome: ledger.Pending}}
+	h.ledger.seed(ledger.Record{ID: "crashed", At: at, BalanceBefore: eur("5"), Outcome: ledger.Pending})
 	h.check()
 	if h.api.sent() != 0 {
 		t.Fatal("sent while a pending intent was inside its window")

@@ -1,0 +1,180 @@
+package ledger
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// snapshot is the ledger as one read found it.
+type snapshot struct {
+	state       State  // decoded, Reading included
+	missing     bool   // the ledger key did not exist
+	raw         string // the ledger key's value, when it existed
+	base        []byte // encode(state): what a write must differ from
+	readingBase []byte // the encoding of state.Reading, nil for none
+}
+
+// decodeSnapshot decodes the values of the ledger and reading keys;
+// ledgerOK and readingOK are whether the keys exist. A value that cannot be
+// decoded is an error naming its key, never an empty ledger.
+func (r *Redis) decodeSnapshot(op, ledgerRaw string, ledgerOK bool, readingRaw string, readingOK bool) (snapshot, error) {
+	sn := snapshot{state: State{Version: SchemaVersion}, missing: !ledgerOK, raw: ledgerRaw}
+	if ledgerOK {
+		s, err := Decode([]byte(ledgerRaw))
+		switch {
+		case errors.Is(err, ErrCorrupt):
+			return snapshot{}, fmt.Errorf("redis ledger: %s: ledger %s: %w; %s", op, r.keys.ledger, err, refuseEmptyRedis)
+		case err != nil:
+			return snapshot{}, fmt.Errorf("redis ledger: %s: ledger %s: %w", op, r.keys.ledger, err)
+		}
+		sn.state = s
+	}
+	base, err := encode(sn.state)
+	if err != nil {
+		return snapshot{}, fmt.Errorf("redis ledger: %s: %w", op, err)
+	}
+	sn.base = base
+	if readingOK {
+		var rd Reading
+		if err := unmarshalStrict([]byte(readingRaw), &rd); err != nil {
+			return snapshot{}, fmt.Errorf("redis ledger: %s: reading %s: %w: %w", op, r.keys.reading, ErrCorrupt, err)
+		}
+		sn.state.Reading = &rd
+		if sn.readingBase, err = encodeReading(&rd); err != nil {
+			return snapshot{}, fmt.Errorf("redis ledger: %s: %w", op, err)
+		}
+	}
+	return sn, nil
+}
+
+// encodeReading is the value of the reading key; nil for none.
+func encodeReading(rd *Reading) ([]byte, error) {
+	if rd == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(rd)
+	if err != nil {
+		return nil, fmt.Errorf("encode reading: %w", err)
+	}
+	return b, nil
+}
+
+// value returns a GET's value and whether the key exists.
+func value(c *redis.StringCmd) (string, bool) {
+	v, err := c.Result()
+	return v, err == nil
+}
+
+// View returns the state, the fleet's last reading included. Records this
+// replica saw that Redis lost are put back into what it returns; the next
+// Update writes them.
+func (r *Redis) View(ctx context.Context) (State, error) {
+	if err := r.usable(ctx); err != nil {
+		return State{}, r.fail("view", err)
+	}
+	seq := r.begin()
+	var led, rd *redis.StringCmd
+	var tm *redis.TimeCmd
+	t0 := r.o.Monotonic()
+	_, perr := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		led, rd, tm = p.Get(ctx, r.keys.ledger), p.Get(ctx, r.keys.reading), p.Time(ctx)
+		return nil
+	})
+	t1 := r.o.Monotonic()
+	err := firstErr(perr, led, rd, tm)
+	r.observe(ctx, "view", t1-t0, err)
+	if err != nil {
+		return State{}, r.fail("view", err)
+	}
+	r.anchor(tm.Val(), t0, t1)
+	lv, lok := value(led)
+	rv, rok := value(rd)
+	sn, err := r.decodeSnapshot("view", lv, lok, rv, rok)
+	if err != nil {
+		return State{}, err
+	}
+	r.restore(&sn.state, seq, tm.Val(), sn.missing)
+	return sn.state, nil
+}
+
+// tickScript takes the tick for ARGV[1] for ARGV[2] milliseconds, unless
+// another replica holds it, and returns in the same round trip what a check
+// needs: whether it won, the holder, Redis's TIME, the ledger and the
+// reading.
+var tickScript = redis.NewScript(`
+local holder = redis.call('GET', KEYS[1])
+local won = 0
+if not holder or holder == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  holder = ARGV[1]
+  won = 1
+end
+local t = redis.call('TIME')
+return {won, holder, t[1], t[2], redis.call('GET', KEYS[2]), redis.call('GET', KEYS[3])}
+`)
+
+// Tick asks for the schedule's tick, for lease, in one round trip.
+func (r *Redis) Tick(ctx context.Context, lease time.Duration) (Tick, error) {
+	if err := r.usable(ctx); err != nil {
+		return Tick{}, r.fail("tick", err)
+	}
+	keys := []string{r.keys.tick, r.keys.ledger, r.keys.reading}
+	ms := max(lease.Milliseconds(), 1)
+	seq := r.begin()
+	t0 := r.o.Monotonic()
+	res, err := tickScript.EvalSha(ctx, r.client, keys, r.o.Replica, ms).Slice()
+	t1 := r.o.Monotonic()
+	if redis.HasErrorPrefix(err, "NOSCRIPT") { // the script cache was emptied: send the script
+		r.observe(ctx, "tick", t1-t0, nil)
+		t0 = r.o.Monotonic()
+		res, err = tickScript.Eval(ctx, r.client, keys, r.o.Replica, ms).Slice()
+		t1 = r.o.Monotonic()
+	}
+	r.observe(ctx, "tick", t1-t0, err)
+	if err != nil {
+		return Tick{}, r.fail("tick", err)
+	}
+	t, now, sn, err := r.parseTick(res)
+	if err != nil {
+		return Tick{}, err
+	}
+	r.anchor(now, t0, t1)
+	r.restore(&sn.state, seq, now, sn.missing)
+	t.Last = sn.state.Reading
+	return t, nil
+}
+
+// parseTick reads the reply of tickScript.
+func (r *Redis) parseTick(res []any) (Tick, time.Time, snapshot, error) {
+	bad := func(what string) error {
+		return fmt.Errorf("redis ledger: tick: unexpected reply of the tick script: %s", what)
+	}
+	if len(res) != 6 {
+		return Tick{}, time.Time{}, snapshot{}, bad(fmt.Sprintf("%d values, want 6", len(res)))
+	}
+	won, ok1 := res[0].(int64)
+	holder, ok2 := res[1].(string)
+	secs, ok3 := res[2].(string)
+	usecs, ok4 := res[3].(string)
+	if !ok1 || !ok2 || !ok3 || !ok4 {
+		return Tick{}, time.Time{}, snapshot{}, bad(fmt.Sprintf("%T %T %T %T", res[0], res[1], res[2], res[3]))
+	}
+	sec, err1 := strconv.ParseInt(secs, 10, 64)
+	usec, err2 := strconv.ParseInt(usecs, 10, 64)
+	if err1 != nil || err2 != nil {
+		return Tick{}, time.Time{}, snapshot{}, bad("TIME is not a number")
+	}
+	lv, lok := res[4].(string)
+	rv, rok := res[5].(string)
+	sn, err := r.decodeSnapshot("tick", lv, lok, rv, rok)
+	if err != nil {
+		return Tick{}, time.Time{}, snapshot{}, err
+	}
+	return Tick{Won: won == 1, Holder: holder}, time.Unix(sec, usec*1000), sn, nil
+}

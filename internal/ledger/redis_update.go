@@ -1,0 +1,225 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// maxTxAttempts bounds the optimistic transactions of one Update.
+const maxTxAttempts = 32
+
+// Update applies fn to the state in one optimistic transaction (WATCH,
+// MULTI, EXEC), running fn again when another replica wrote first. fn gets
+// a copy of the state with the fleet's last reading and the records this
+// replica saw that Redis lost; when its result differs, the ledger and the
+// reading are written in one transaction, else nothing is written. fn's
+// own error is returned as is. A write in two round trips: WATCH, the GETs
+// and TIME in one, MULTI, SET and EXEC in the other.
+func (r *Redis) Update(ctx context.Context, fn func(*State) error) error {
+	if err := r.usable(ctx); err != nil {
+		return r.fail("update", err)
+	}
+	for range maxTxAttempts {
+		err := r.client.Watch(ctx, func(tx *redis.Tx) error { return r.attempt(ctx, tx, fn) })
+		var fe fnError
+		switch {
+		case errors.As(err, &fe):
+			return fe.err
+		case errors.Is(err, redis.TxFailedErr):
+			continue // another replica wrote between the read and the write
+		}
+		return err
+	}
+	return fmt.Errorf("redis ledger: update: the ledger %s changed under each of %d attempts to write it", r.keys.ledger, maxTxAttempts)
+}
+
+// attempt is one optimistic transaction of Update on the connection of tx.
+// It returns redis.TxFailedErr when another client wrote the ledger first.
+func (r *Redis) attempt(ctx context.Context, tx *redis.Tx, fn func(*State) error) error {
+	seq := r.begin()
+	watch := redis.NewStatusCmd(ctx, "watch", r.keys.ledger)
+	var led, rd *redis.StringCmd
+	var tm *redis.TimeCmd
+	t0 := r.o.Monotonic()
+	_, perr := tx.Pipelined(ctx, func(p redis.Pipeliner) error {
+		_ = p.Process(ctx, watch)
+		led, rd, tm = p.Get(ctx, r.keys.ledger), p.Get(ctx, r.keys.reading), p.Time(ctx)
+		return nil
+	})
+	t1 := r.o.Monotonic()
+	// WATCH was sent in the pipeline, so go-redis does not know of it:
+	// release it unless EXEC does.
+	armed := watch.Err() == nil
+	defer func() {
+		if armed {
+			r.unwatch(ctx, tx)
+		}
+	}()
+	err := firstErr(perr, watch, led, rd, tm)
+	r.observe(ctx, "update", t1-t0, err)
+	if err != nil {
+		return r.fail("update", err)
+	}
+	now := tm.Val()
+	r.anchor(now, t0, t1)
+	lv, lok := value(led)
+	rv, rok := value(rd)
+	sn, err := r.decodeSnapshot("update", lv, lok, rv, rok)
+	if err != nil {
+		return err
+	}
+	merged := sn.state
+	r.restore(&merged, seq, now, sn.missing)
+
+	next := merged.Clone()
+	if err := fn(&next); err != nil {
+		return fnError{err}
+	}
+	data, saved, err := prepare(next)
+	if err != nil {
+		return r.fail("update", err)
+	}
+	saved.Reading = cloneReading(next.Reading)
+	reading, err := encodeReading(next.Reading)
+	if err != nil {
+		return r.fail("update", err)
+	}
+	writeLedger, writeReading := !bytes.Equal(data, sn.base), !bytes.Equal(reading, sn.readingBase)
+	if !writeLedger && !writeReading {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return r.fail("update", err)
+	}
+
+	t0 = r.o.Monotonic()
+	_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		if writeLedger {
+			p.Set(ctx, r.keys.ledger, data, 0)
+		}
+		switch {
+		case writeReading && reading == nil:
+			p.Del(ctx, r.keys.reading)
+		case writeReading:
+			p.Set(ctx, r.keys.reading, reading, 0)
+		}
+		return nil
+	})
+	t1 = r.o.Monotonic()
+	armed = false // EXEC released it, or the connection is gone
+	r.observe(ctx, "update", t1-t0, err)
+	switch {
+	case errors.Is(err, redis.TxFailedErr):
+		return err
+	case err != nil:
+		return r.fail("update", err)
+	}
+	if r.o.MinReplicas > 0 && addsPending(merged, saved) {
+		if err := r.replicate(ctx, tx, sn, data); err != nil {
+			return err
+		}
+	}
+	r.committed(merged, saved, now)
+	return nil
+}
+
+// unwatch releases the WATCH of a transaction that writes nothing. Should
+// it fail, the connection keeps it, which can only make a later transaction
+// on it fail once and run again.
+func (r *Redis) unwatch(ctx context.Context, tx *redis.Tx) {
+	t0 := r.o.Monotonic()
+	err := tx.Unwatch(ctx).Err()
+	r.observe(ctx, "update", r.o.Monotonic()-t0, err)
+}
+
+// cloneReading returns a copy of rd.
+func cloneReading(rd *Reading) *Reading {
+	if rd == nil {
+		return nil
+	}
+	c := *rd
+	return &c
+}
+
+// addsPending reports whether after holds a pending record that before
+// does not: a claim.
+func addsPending(before, after State) bool {
+	for _, rec := range after.TopUps {
+		if rec.Outcome == Pending && before.Find(rec.ID) == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// replicate waits until MinReplicas Redis replicas hold the claim just
+// written as wrote over prev. Fewer in WaitTimeout, and it undoes the write,
+// unless the ledger was written over since, and returns an error wrapping
+// ErrNotReplicated.
+func (r *Redis) replicate(ctx context.Context, tx *redis.Tx, prev snapshot, wrote []byte) error {
+	t0 := r.o.Monotonic()
+	n, err := tx.Wait(ctx, r.o.MinReplicas, r.o.WaitTimeout).Result()
+	t1 := r.o.Monotonic()
+	r.observe(ctx, "wait", t1-t0, err)
+	if err == nil && n >= int64(r.o.MinReplicas) {
+		return nil
+	}
+	msg := fmt.Sprintf("redis ledger: update: claim held by %d of %d redis replicas (TOPUP_REDIS_MIN_REPLICAS) within %s: not sent",
+		n, r.o.MinReplicas, r.o.WaitTimeout)
+	if err != nil {
+		msg = fmt.Sprintf("redis ledger: update: claim not known to be held by %d redis replicas (TOPUP_REDIS_MIN_REPLICAS): wait: %v: not sent",
+			r.o.MinReplicas, r.redact(err))
+	}
+	switch undone, uerr := r.undo(ctx, tx, prev, wrote); {
+	case uerr != nil:
+		msg += fmt.Sprintf("; undoing the claim failed, it holds the window: %v", r.redact(uerr))
+	case !undone:
+		msg += "; the ledger was written over since, the claim stays in it"
+	}
+	return &notReplicatedError{msg: msg}
+}
+
+// undo puts back prev in place of wrote, unless the ledger holds something
+// else by now.
+func (r *Redis) undo(ctx context.Context, tx *redis.Tx, prev snapshot, wrote []byte) (bool, error) {
+	watch := redis.NewStatusCmd(ctx, "watch", r.keys.ledger)
+	var led *redis.StringCmd
+	t0 := r.o.Monotonic()
+	_, perr := tx.Pipelined(ctx, func(p redis.Pipeliner) error {
+		_ = p.Process(ctx, watch)
+		led = p.Get(ctx, r.keys.ledger)
+		return nil
+	})
+	t1 := r.o.Monotonic()
+	err := firstErr(perr, watch, led)
+	r.observe(ctx, "update", t1-t0, err)
+	if err != nil {
+		return false, err
+	}
+	if v, ok := value(led); !ok || v != string(wrote) {
+		r.unwatch(ctx, tx)
+		return false, nil
+	}
+	t0 = r.o.Monotonic()
+	_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		if prev.missing {
+			p.Del(ctx, r.keys.ledger)
+		} else {
+			p.Set(ctx, r.keys.ledger, prev.raw, 0)
+		}
+		return nil
+	})
+	t1 = r.o.Monotonic()
+	r.observe(ctx, "update", t1-t0, err)
+	switch {
+	case errors.Is(err, redis.TxFailedErr):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
+}
