@@ -113,11 +113,11 @@ func newService(cfg config.Config, log *zap.Logger, h hooks) (*service, error) {
 // metrics, and its failures and recoveries become RedisUnreachable and
 // RedisReachable events for the probes, the notifier and the log.
 func openFleet(cfg config.Config, log *zap.Logger, h hooks, m *metrics.Metrics, observers watchdog.Observer) (*ledger.Redis, error) {
-	reach := &redisReach{log: log, observer: observers, now: time.Now}
 	mono := h.test.monotonic // testhooks.go; nil unless set
 	if mono == nil {
 		mono = watchdog.SystemMonotonic
 	}
+	reach := &redisReach{log: log, observer: observers, now: time.Now, mono: mono}
 	ledger.RouteRedisLog(log)
 	r, err := ledger.OpenRedis(context.Background(), ledger.RedisOptions{
 		URL: cfg.RedisURL, Prefix: cfg.RedisPrefix, Account: cfg.APIKey, MinReplicas: cfg.RedisMinReplicas,
@@ -139,15 +139,19 @@ func openFleet(cfg config.Config, log *zap.Logger, h hooks, m *metrics.Metrics, 
 const msgFleet = "fleet on redis: the ledger, the tick and the clock are shared"
 
 // redisReach turns the Redis ledger's round trips into RedisUnreachable and
-// RedisReachable events: one per change, not one per round trip.
+// RedisReachable events: one per change, not one per round trip. Their times
+// are the fleet's clock; how long Redis was down is measured on the
+// monotonic one (the fleet's clock may be set meanwhile, by Redis's first
+// answer).
 type redisReach struct {
 	log      *zap.Logger
 	observer watchdog.Observer
 	now      func() time.Time
+	mono     func() time.Duration
 
 	mu        sync.Mutex
 	down      bool
-	downSince time.Time
+	downSince time.Duration // on mono
 }
 
 // setClock makes the events' times the fleet's clock.
@@ -163,12 +167,12 @@ func (r *redisReach) roundTrip(err error) {
 	now := r.now()
 	switch {
 	case err != nil && !r.down:
-		r.down, r.downSince = true, now
+		r.down, r.downSince = true, r.mono()
 		r.log.Error(msgRedisUnreachable, zap.Error(err))
 		r.observer.Observe(watchdog.RedisUnreachable{At: now, Err: err})
 	case err == nil && r.down:
 		r.down = false
-		down := now.Sub(r.downSince)
+		down := r.mono() - r.downSince
 		r.log.Info(msgRedisReachable, zap.Int64("down_ms", down.Milliseconds()))
 		r.observer.Observe(watchdog.RedisReachable{At: now, Down: down})
 	}

@@ -40,7 +40,7 @@ const (
 const (
 	msgFleetStart      = "fleet on redis: the ledger, the tick and the clock are shared"
 	msgFleetTickTaken  = "tick taken by another replica: it reads the balance for the fleet"
-	msgFleetTickFailed = "fleet tick failed: reading the balance alone, no top-up can be claimed"
+	msgFleetTickFailed = "fleet tick failed: reading the balance alone; a top-up still needs its claim in redis"
 	msgFleetRedisDown  = "redis unreachable: balance checks go on, no top-up is sent until it is back"
 	msgFleetRedisBack  = "redis reachable again"
 	msgFleetClaimLost  = "claim lost to another replica: its top-up holds the window"

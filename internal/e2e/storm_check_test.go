@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shopspring/decimal"
-
 	"github.com/topup-watchdog/topup-watchdog/internal/ledger"
 	"github.com/topup-watchdog/topup-watchdog/internal/sim"
 )
@@ -28,11 +26,38 @@ import (
 // backoff floored by the 1s Retry-After: 5×1s + 1+1+1.2+2.4s = 10.6s) before
 // it sends; one more second covers the first attempt's latency and a
 // restart's start-up. Downtime between a kill and the next start, and every
-// pause (SIGSTOP to SIGCONT or SIGKILL), is not counted: nothing runs then.
+// pause (SIGSTOP to SIGCONT or SIGKILL), is not counted: nothing runs then;
+// nor, in a fleet, a span when Redis is down (no top-up can be claimed) or
+// every replica is (stormRun.downtimes).
 const needTolerance = stormFlight + stormWindow + stormInterval + (5*stormTimeout + 5600*time.Millisecond) + time.Second
 
-// checkStorm checks the account's record of the storm against the
-// contract's invariants:
+// checkStorm checks the storm of one binary: its clock steps (checkClock)
+// and the invariants (checkInvariants) against the ledger in its state
+// file, whose times carry the steps it applied.
+func checkStorm(t *testing.T, r *rig, run *stormRun) {
+	t.Helper()
+	st := r.ledger()
+	checkClock(t, r, run)
+	rec := checkInvariants(t, r, run, st.TopUps, checkRefill)
+	rec.report(t, r, run)
+}
+
+// stormRecord is what the account and the ledger recorded of a storm, as
+// checkInvariants found it.
+type stormRecord struct {
+	tops    []sim.TopUp
+	intents []ledger.Record // on the real clock, oldest first
+	owner   []int           // the index in intents of each top-up's intent, -1 for none
+	model   *model
+	capAt   time.Time // when the ledger's count reached the cap, zero if it did not
+	gap     time.Duration
+}
+
+// refillCheck is invariant 3 (checkRefill, checkFleetRefill).
+type refillCheck func(t *testing.T, reads []read, decs []line, tops []sim.TopUp, owner []int, intents []ledger.Record)
+
+// checkInvariants checks the account's record of a storm and the ledger's
+// records against the contract's invariants:
 //
 //  1. every top-up request that reached the account had its intent durable in
 //     the ledger before it (rule 4), and an intent sent again only after 429s
@@ -46,38 +71,57 @@ const needTolerance = stormFlight + stormWindow + stormInterval + (5*stormTimeou
 //     3 and 6);
 //  3. every top-up was decided on a balance the account answered below the
 //     threshold, or below the target while a refill was under way by the
-//     account's own answers (rule 2), and never at or above the target;
+//     account's own answers (rule 2), and never at or above the target
+//     (refill: checkRefill for one binary, checkFleetRefill for a fleet);
 //  4. at most TOPUP_MAX_PER_DAY requests that may have reached the account;
 //  5. no need (the balance below the threshold, computed exactly from the
 //     account's model) waited longer than needTolerance for a request,
 //     until the daily cap was reached.
 //
-// The ledger's times are the watchdog's, whose wall clock the storm steps;
-// the account's and the front's are real. Every check compares them in real
-// time: the ledger's moved back by the offset its times carry
-// (stormRun.ledgerOffset; checkClock checks that the watchdog logged and
-// applied every step, so that they all carry it).
-func checkStorm(t *testing.T, r *rig, run *stormRun) {
+// The ledger's times are the watchdog's, whose wall clock the storm steps
+// (one binary) or Redis's (a fleet); the account's and the front's are
+// real. Every check compares them in real time: the ledger's moved back by
+// the offset its times carry (stormRun.ledgerOffset; checkClock checks that
+// one binary logged and applied every step, so that they all carry it; a
+// fleet's carry none, which checkFleetClock checks).
+func checkInvariants(t *testing.T, r *rig, run *stormRun, records []ledger.Record, refill refillCheck) *stormRecord {
 	t.Helper()
-	tops := r.acct.TopUps()
-	st := r.ledger()
-	checkClock(t, r, run)
-	intents := realTimes(st.TopUps, run.ledgerOffset())
+	rec := &stormRecord{tops: r.acct.TopUps()}
+	tops := rec.tops
+	intents := realTimes(records, run.ledgerOffset())
 	sort.SliceStable(intents, func(i, j int) bool { return intents[i].At.Before(intents[j].At) })
-	m := newModel(r.acct, run.bursts, tops)
-	m.check(t, r.acct, tops)
+	rec.intents = intents
+	rec.model = newModel(r.acct, run.bursts, tops)
+	rec.model.check(t, r.acct, tops)
 
 	owner := ownersOf(t, tops, intents)
+	rec.owner = owner
 	checkNoResend(t, tops, owner, intents)
 	checkNotSent(t, tops, owner, intents)
 	checkFront(t, run.front.topUps(), intents)
 	checkNoDouble(t, tops, owner, intents)
-	checkRefill(t, r.balanceReads(), r.book.logs(0, "decision"), tops, owner, intents)
-	capAt := checkCap(t, tops, intents)
-	gap := checkNeeds(t, m, tops, intents, run, capAt)
-	report(t, r, run, tops, intents, capAt, gap)
+	refill(t, r.balanceReads(), r.book.logs(0, "decision"), tops, owner, intents)
+	rec.capAt = checkCap(t, tops, intents)
+	rec.gap = checkNeeds(t, rec.model, tops, intents, run, rec.capAt)
+	return rec
+}
+
+// report logs the storm's figures, and its timeline if the test failed
+// (or E2E_STORM_VERBOSE is set).
+func (rec *stormRecord) report(t *testing.T, r *rig, run *stormRun) {
+	t.Helper()
+	report(t, r, run, rec.tops, rec.intents, rec.capAt, rec.gap)
 	if t.Failed() || os.Getenv("E2E_STORM_VERBOSE") != "" {
-		t.Logf("storm timeline (seconds from the start):\n%s", timeline(run, m, tops, intents, capAt))
+		t.Logf("storm timeline (seconds from the start):\n%s", timeline(run, rec.model, rec.tops, rec.intents, rec.capAt))
+	}
+	if path := os.Getenv("E2E_STORM_LOG"); path != "" {
+		var sb strings.Builder
+		for _, l := range r.book.all() {
+			fmt.Fprintf(&sb, "%8.3fs [%d %s] %s\n", l.at.Sub(run.start).Seconds(), l.proc, l.stream, l.text)
+		}
+		if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
+			t.Errorf("E2E_STORM_LOG: %v", err)
+		}
 	}
 }
 
@@ -190,78 +234,6 @@ func checkNoDouble(t *testing.T, tops []sim.TopUp, owner []int, intents []ledger
 	}
 }
 
-// checkRefill replays the balances the account answered through the refill
-// rule and checks the balance each top-up was decided on. A balance answered
-// with no decision logged for it may not have reached the ledger (the process
-// died first, or the client had given up): the replay takes both branches.
-func checkRefill(t *testing.T, reads []read, decs []line, tops []sim.TopUp, owner []int, intents []ledger.Record) {
-	t.Helper()
-	before := make([]map[bool]bool, len(reads)) // refilling states possible before each read
-	states := map[bool]bool{false: true}        // a fresh ledger is not refilling
-	for k, rd := range reads {
-		before[k] = states
-		next := map[bool]bool{}
-		for s := range states {
-			next[refills(s, rd.value)] = true
-		}
-		if !decided(rd, decs) {
-			for s := range states {
-				next[s] = true
-			}
-		}
-		states = next
-	}
-	seen := map[int]bool{}
-	for i, tu := range tops {
-		if owner[i] < 0 || seen[owner[i]] {
-			continue
-		}
-		seen[owner[i]] = true
-		in := intents[owner[i]]
-		k := sort.Search(len(reads), func(k int) bool { return reads[k].at.After(in.At) }) - 1
-		if k < 0 {
-			t.Errorf("invariant 3: intent %s (top-up #%d) has no balance answered before it", in.ID, tu.Seq)
-			continue
-		}
-		v := reads[k].value
-		if !v.Equal(in.BalanceBefore) {
-			t.Errorf("invariant 3: intent %s was decided on %s, but the account's last answer before it was %s",
-				in.ID, in.BalanceBefore, v)
-		}
-		ok := false
-		for s := range before[k] {
-			ok = ok || refills(s, v)
-		}
-		if !ok {
-			t.Errorf("invariant 3: top-up #%d (intent %s) decided on a balance of %s, at or above the threshold %s with no refill under way (target %s)",
-				tu.Seq, in.ID, v, stormThreshold, stormTarget)
-		}
-	}
-}
-
-// refills is the contract's rule 2: whether a check that reads v wants a
-// top-up, given whether a refill was under way.
-func refills(refilling bool, v decimal.Decimal) bool {
-	if refilling {
-		return v.LessThan(stormTarget)
-	}
-	return v.LessThan(stormThreshold)
-}
-
-// decided reports whether a decision line was logged for the balance rd.
-func decided(rd read, decs []line) bool {
-	for _, d := range decs {
-		at, err := time.Parse(time.RFC3339Nano, d.str("ts"))
-		if err != nil || at.Before(rd.at.Add(-100*time.Millisecond)) || at.After(rd.at.Add(3*time.Second)) {
-			continue
-		}
-		if v, err := decimal.NewFromString(d.str("balance")); err == nil && v.Equal(rd.value) {
-			return true
-		}
-	}
-	return false
-}
-
 // checkCap checks the daily cap at the account and in the ledger, and
 // returns when the watchdog's own count reached it (zero if it did not).
 func checkCap(t *testing.T, tops []sim.TopUp, intents []ledger.Record) time.Time {
@@ -372,111 +344,4 @@ func checkClock(t *testing.T, r *rig, run *stormRun) {
 	for _, l := range r.book.logs(0, "system clock stepped while no watchdog watched: the ledger's times moved by the step") {
 		t.Errorf("clock: process %d found a step made while no watchdog watched, and the storm made none: %s", l.proc, l.text)
 	}
-}
-
-// down is how much of [from, to] the watchdog was not running.
-func (run *stormRun) down(from, to time.Time) time.Duration {
-	var d time.Duration
-	for _, dt := range run.downtimes {
-		a, b := maxTime(dt[0], from), minTime(dt[1], to)
-		if b.After(a) {
-			d += b.Sub(a)
-		}
-	}
-	return d
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
-}
-
-func stamp(t time.Time) string { return t.Format("15:04:05.000") }
-
-// report logs what the storm did: the figures of the issue.
-func report(t *testing.T, r *rig, run *stormRun, tops []sim.TopUp, intents []ledger.Record, capAt time.Time, gap time.Duration) {
-	t.Helper()
-	stats := r.acct.Stats()
-	byResult := map[string]int{}
-	uncredited := 0
-	for i, tu := range tops {
-		key := string(tu.Result)
-		if tu.Fault != sim.FaultNone {
-			key += "/" + string(tu.Fault)
-		}
-		byResult[key]++
-		for _, ti := range tops[:i] {
-			if ti.Applied && tu.ReceivedAt.Before(ti.CreditAt) {
-				uncredited++
-			}
-		}
-	}
-	outcomes := map[ledger.Outcome]int{}
-	for _, in := range intents {
-		outcomes[in.Outcome]++
-	}
-	reasons := map[string]int{}
-	for _, d := range r.book.logs(0, "decision") {
-		reasons[d.str("action")+"/"+d.str("reason")]++
-	}
-	capped := "not reached"
-	if !capAt.IsZero() {
-		capped = fmt.Sprintf("reached %s into the storm", capAt.Sub(run.start).Round(time.Second))
-	}
-	h2, hooked := 0, 0
-	for _, p := range run.procs {
-		if p.h2 {
-			h2++
-		}
-		if p.hook {
-			hooked++
-		}
-	}
-	var plain, hook, killed int
-	var paused, longest time.Duration
-	for _, p := range run.pauses {
-		if p.hook {
-			hook++
-		} else {
-			plain++
-		}
-		if p.killed {
-			killed++
-		}
-		paused += p.to.Sub(p.from)
-		longest = max(longest, p.to.Sub(p.from))
-	}
-	var offsets []string
-	for _, s := range run.steps {
-		offsets = append(offsets, s.offset.Round(100*time.Millisecond).String())
-	}
-	t.Logf("storm: seed %d, %s, %d starts (%d through the HTTP/2 front, %d with the pause hook), %d restarts (SIGKILL), weather %s", run.seed,
-		run.end.Sub(run.start).Round(time.Second), len(run.procs), h2, hooked, len(run.kills), strings.Join(run.phases, " → "))
-	t.Logf("storm: %d pauses (%d SIGSTOP of a running process, %d stopped by the hook between a claim and its request; %d ended with SIGKILL), %s paused in all, longest %s",
-		len(run.pauses), plain, hook, killed, paused.Round(time.Millisecond), longest.Round(time.Millisecond))
-	t.Logf("storm: %d clock steps, to offsets %s; %d \"intent too old to send\"", len(run.steps), strings.Join(offsets, " → "),
-		len(r.book.logs(0, "intent too old to send")))
-	t.Logf("storm: account saw %d balance reads, %d top-up requests (%d applied); faults injected %v",
-		stats.BalanceRequests, stats.TopUpRequests, stats.TopUpsApplied, stats.Faults)
-	t.Logf("storm: HTTP/2 front: %d requests received whole on %d connections: %v", run.front.srv.Received(), run.front.srv.Conns(), run.front.counts())
-	t.Logf("storm: top-ups by result/fault at the account %v", byResult)
-	t.Logf("storm: ledger intents by outcome %v; %d confirmed in the log; daily cap %d %s",
-		outcomes, len(r.book.logs(0, "topup confirmed")), stormCap, capped)
-	t.Logf("storm: decisions %v", reasons)
-	t.Logf("storm: longest need without a request %s (tolerance %s); %d requests while an applied one was uncredited (window expired first); lowest balance %s; %s below the threshold; %d /metrics scrapes",
-		gap.Round(time.Millisecond), needTolerance, uncredited, lowest(r.acct), r.acct.TimeBelow(stormThreshold).Round(time.Millisecond), run.scrapes)
-}
-
-func lowest(a *sim.Account) string {
-	v, _ := a.Lowest()
-	return v.StringFixed(2)
 }

@@ -1,15 +1,12 @@
 package e2e
 
 import (
-	"fmt"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/shopspring/decimal"
 
-	"github.com/topup-watchdog/topup-watchdog/internal/ledger"
 	"github.com/topup-watchdog/topup-watchdog/internal/sim"
 )
 
@@ -111,63 +108,4 @@ func (m *model) timeBelow(end time.Time) time.Duration {
 		d += iv[1].Sub(iv[0])
 	}
 	return d
-}
-
-// timeline is the storm's events in order, for a failure message or for
-// E2E_STORM_VERBOSE=1.
-func timeline(run *stormRun, m *model, tops []sim.TopUp, intents []ledger.Record, capAt time.Time) string {
-	type ev struct {
-		at   time.Time
-		text string
-	}
-	var evs []ev
-	for _, b := range run.bursts {
-		evs = append(evs, ev{run.start.Add(b.At), "burst -" + b.Amount.String()})
-	}
-	for _, k := range run.kills {
-		evs = append(evs, ev{k, "SIGKILL"})
-	}
-	for _, d := range run.downtimes {
-		evs = append(evs, ev{d[1], "restart or SIGCONT"})
-	}
-	for _, p := range run.pauses {
-		what := "SIGSTOP"
-		if p.hook {
-			what = "stopped by the pause hook (after the intent)"
-		}
-		evs = append(evs, ev{p.from, fmt.Sprintf("process %d %s", p.proc, what)})
-	}
-	for _, s := range run.steps {
-		evs = append(evs, ev{s.at, fmt.Sprintf("clock stepped %s to offset %s (logged %s)", s.step, s.offset, s.logged)})
-	}
-	for _, fr := range run.front.topUps() {
-		if !fr.answered {
-			evs = append(evs, ev{fr.Time, fmt.Sprintf("HTTP/2 front: top-up request #%d %s (forwarded %v, status %d)", fr.Seq, fr.how, fr.forwarded, fr.status)})
-		}
-	}
-	for _, tu := range tops {
-		evs = append(evs, ev{tu.ReceivedAt, fmt.Sprintf("top-up #%d %s fault=%s status=%d balance=%s",
-			tu.Seq, tu.Result, tu.Fault, tu.Status, tu.BalanceBefore.StringFixed(2))})
-		if tu.Applied {
-			evs = append(evs, ev{tu.CreditAt, fmt.Sprintf("credit of #%d +%s", tu.Seq, tu.Amount)})
-		}
-	}
-	for _, in := range intents {
-		evs = append(evs, ev{in.At, fmt.Sprintf("intent %s balance=%s outcome=%s attempts=%d confirmed=%v", in.ID, in.BalanceBefore, in.Outcome, in.Attempts, in.Confirmed())})
-		if !in.FinishedAt.IsZero() {
-			evs = append(evs, ev{in.FinishedAt, fmt.Sprintf("intent %s ended (%s)", in.ID, in.Outcome)})
-		}
-	}
-	for _, iv := range m.below(stormThreshold, run.end) {
-		evs = append(evs, ev{iv[0], "below threshold"}, ev{iv[1], "not below"})
-	}
-	if !capAt.IsZero() {
-		evs = append(evs, ev{capAt, "daily cap reached"})
-	}
-	slices.SortStableFunc(evs, func(a, b ev) int { return a.at.Compare(b.at) })
-	var sb strings.Builder
-	for _, e := range evs {
-		fmt.Fprintf(&sb, "  %8.3fs  %s\n", e.at.Sub(run.start).Seconds(), e.text)
-	}
-	return sb.String()
 }

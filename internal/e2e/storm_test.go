@@ -4,144 +4,10 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
-
-	"github.com/shopspring/decimal"
-
-	"github.com/topup-watchdog/topup-watchdog/internal/sim"
 )
-
-// The storm's settings. The account drains fast enough that it needs a
-// top-up every few seconds and more than the daily cap over the storm, so
-// the cap is reached and must hold across restarts for the rest of it.
-const (
-	stormDuration    = 70 * time.Second
-	stormShort       = 20 * time.Second // with -short
-	stormWindow      = 8 * time.Second
-	stormInterval    = time.Second // TOPUP_SCHEDULE
-	stormTimeout     = time.Second // TOPUP_REQUEST_TIMEOUT: at most a quarter of the window, as the config requires
-	stormCap         = 6
-	stormCreditDelay = 1500 * time.Millisecond
-	// stormFlight is how long after its intent a top-up may still be in
-	// flight: no attempt starts after a quarter of the window, and one
-	// lasts at most the request timeout. A top-up's window counts from the
-	// end of its last attempt, or from its intent plus stormFlight while
-	// that end is unknown.
-	stormFlight = stormWindow/4 + stormTimeout
-	// The pauses (SIGSTOP, then SIGCONT or SIGKILL) last up to two windows.
-	stormMaxPause = 2 * stormWindow
-	// The binary's wall clock is stepped to offsets of up to four windows
-	// either way from the real time.
-	stormMaxOffset = 4 * stormWindow
-)
-
-var (
-	stormStart     = eur("24")
-	stormThreshold = eur("20")
-	stormTarget    = eur("40")
-	stormTopUp     = eur("20") // no more than target-threshold: a refill takes two
-	stormDrain     = eur("0.6")
-)
-
-// faultProfiles are the weather of the storm, switched at random: every
-// fault the account can inject, answers slow enough that some outlast the
-// request timeout, and calm spells. The top-up endpoint gets its faults from
-// a script first (stormTopUpScript); its latency comes from the weather.
-// Behind the HTTP/2 front the account's TCP resets become answers that never
-// come (noAbort), and the front adds its own stream resets.
-var faultProfiles = []struct {
-	name   string
-	faults sim.Faults
-	front  frontRates // the HTTP/2 front's resets, before and after forwarding
-}{
-	{"mixed", sim.Faults{
-		Latency: 10 * time.Millisecond, LatencyJitter: 250 * time.Millisecond,
-		ServerError: 0.05, RateLimit: 0.05, RetryAfter: time.Second,
-		ResetBeforeApply: 0.03, ResetAfterApply: 0.04, NoAnswer: 0.02, AppliedNoAnswer: 0.03,
-		AppliedServerError: 0.04, MalformedBody: 0.04,
-	}, frontRates{before: 0.04, after: 0.05}},
-	{"flaky", sim.Faults{
-		LatencyJitter: 100 * time.Millisecond,
-		ServerError:   0.1, RateLimit: 0.1, RetryAfter: time.Second,
-		ResetBeforeApply: 0.05, ResetAfterApply: 0.06, AppliedNoAnswer: 0.05,
-		AppliedServerError: 0.06, MalformedBody: 0.06,
-	}, frontRates{before: 0.08, after: 0.08}},
-	{"slow", sim.Faults{
-		Latency: 500 * time.Millisecond, LatencyJitter: 700 * time.Millisecond,
-		ServerError: 0.03, RateLimit: 0.03, RetryAfter: time.Second,
-	}, frontRates{before: 0.02, after: 0.02}},
-	{"calm", sim.Faults{}, frontRates{}},
-}
-
-// stormRun is what the storm did, for the checks and the report.
-type stormRun struct {
-	seed   uint64
-	start  time.Time
-	end    time.Time // the final SIGTERM
-	bursts []sim.Burst
-	kills  []time.Time
-	// downtimes are the spans when no watchdog ran: from a kill to the next
-	// start, and every pause (from the stop to its SIGCONT or SIGKILL).
-	downtimes [][2]time.Time
-	pauses    []stormPause
-	steps     []clockStep
-	// spurious are the clock steps the watchdog logged that the storm did
-	// not make.
-	spurious []line
-	procs    []stormProc // by process number - 1
-	front    *h2Front
-	phases   []string
-	scrapes  int
-}
-
-// stormProc is how one start of the binary was configured.
-type stormProc struct {
-	h2   bool // through the HTTP/2 front, over TLS
-	hook bool // TOPUP_TEST_PAUSE_AT=after_intent
-}
-
-// stormPause is one stop of a running process.
-type stormPause struct {
-	proc     int
-	from, to time.Time
-	// hook: the process stopped itself between a claim and its request.
-	hook bool
-	// killed: the pause ended with SIGKILL (and a restart), not SIGCONT.
-	killed bool
-}
-
-// clockStep is one step of the binary's wall clock.
-type clockStep struct {
-	at     time.Time // when the clock file was written
-	proc   int       // the process running then
-	offset time.Duration
-	step   time.Duration
-	// logged is the step the watchdog logged ("system clock stepped"), 0
-	// until it did.
-	logged time.Duration
-	// applied is set once the watchdog wrote its ledger after logging the
-	// step: the ledger's times moved by it.
-	applied bool
-}
-
-// ledgerOffset is how far the ledger's times are from the real time: the
-// sum of the clock steps the watchdog applied to it. Every record is written
-// at the watchdog's time, real plus the offset of the clock file then, and
-// moved by every step applied after.
-func (run *stormRun) ledgerOffset() time.Duration {
-	var d time.Duration
-	for _, s := range run.steps {
-		if s.applied {
-			d += s.step
-		}
-	}
-	return d
-}
 
 // TestFaultStorm runs the binary against an account that drains in bursts,
 // with random faults on both endpoints, random SIGKILLs and restarts, random
@@ -154,44 +20,16 @@ func (run *stormRun) ledgerOffset() time.Duration {
 // checkStorm). Set E2E_STORM_SEED to replay a storm; the seed is logged.
 func TestFaultStorm(t *testing.T) {
 	t.Parallel()
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("E2E_STORM_SEED"); s != "" {
-		var err error
-		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
-			t.Fatalf("E2E_STORM_SEED: %v", err)
-		}
-	}
-	t.Logf("storm seed %d (E2E_STORM_SEED=%d replays the same weather, kills, pauses, steps and bursts; their timing is the machine's)", seed, seed)
+	seed := stormSeed(t)
 	rng := rand.New(rand.NewPCG(seed, seed^0x570e))
-	duration := stormDuration
-	if testing.Short() {
-		duration = stormShort
-	}
+	duration := stormLength()
 
-	run := &stormRun{seed: seed, bursts: stormBursts(rng, duration)}
+	acct, env := stormAccount(rng, seed, duration)
+	run := &stormRun{seed: seed, bursts: acct.Bursts}
 	clockFile := filepath.Join(t.TempDir(), "clock")
-	r := newRig(t, rigOptions{
-		account: sim.Config{
-			Balance: stormStart, AutoReload: true, TopUpAmount: stormTopUp, CreditDelay: stormCreditDelay,
-			DrainPerSecond: stormDrain, Bursts: run.bursts, Faults: faultProfiles[0].faults, Seed: int64(seed),
-		},
-		env: map[string]string{
-			"TOPUP_THRESHOLD":       stormThreshold.String(),
-			"TOPUP_TARGET":          stormTarget.String(),
-			"TOPUP_WINDOW":          stormWindow.String(),
-			"TOPUP_MAX_PER_DAY":     strconv.Itoa(stormCap),
-			"TOPUP_SCHEDULE":        "@every " + stormInterval.String(),
-			"TOPUP_REQUEST_TIMEOUT": stormTimeout.String(),
-			"TOPUP_TEST_CLOCK_FILE": clockFile,
-		},
-	})
-	if err := r.acct.Script(sim.EndpointTopUp, stormTopUpScript(rng)...); err != nil {
-		t.Fatal(err)
-	}
-	run.front = startFront(t, r, seed)
-	run.front.setRates(faultProfiles[0].front)
-	run.front.scriptTopUps(rng)
-	run.phases = append(run.phases, faultProfiles[0].name)
+	env["TOPUP_TEST_CLOCK_FILE"] = clockFile
+	r := newRig(t, rigOptions{account: acct, env: env})
+	armStorm(t, r, run, rng)
 	s := &stormer{t: t, r: r, rng: rng, run: run, clockFile: clockFile}
 	run.start = time.Now()
 	s.startProc()
@@ -206,43 +44,6 @@ func TestFaultStorm(t *testing.T) {
 	if r.sweep.notifications() == 0 {
 		t.Errorf("no notification reached the receiver: the sweep of notifications saw nothing")
 	}
-}
-
-// stormBursts draws the account's bursts: a drop of 3 to 15 EUR every 6 to
-// 14 seconds.
-func stormBursts(rng *rand.Rand, duration time.Duration) []sim.Burst {
-	var out []sim.Burst
-	for at := randDuration(rng, 6*time.Second, 14*time.Second); at < duration; at += randDuration(rng, 6*time.Second, 14*time.Second) {
-		out = append(out, sim.Burst{At: at, Amount: decimal.NewFromInt(int64(3 + rng.IntN(13)))})
-	}
-	return out
-}
-
-// topUpFaults are the faults scripted on the top-up endpoint, so that the
-// few top-ups of a storm meet them: four of the first eight requests get
-// one of four distinct faults, and two in five of the later ones get one.
-var topUpFaults = []sim.Fault{
-	sim.FaultAppliedNoAnswer, sim.FaultResetAfterApply, sim.FaultAppliedServerError, sim.FaultMalformed,
-	sim.FaultServerError, sim.FaultUnavailable, sim.FaultRateLimit, sim.FaultReset, sim.FaultNoAnswer,
-}
-
-func stormTopUpScript(rng *rand.Rand) []sim.Fault {
-	kinds := slices.Clone(topUpFaults)
-	rng.Shuffle(len(kinds), func(i, j int) { kinds[i], kinds[j] = kinds[j], kinds[i] })
-	first := append(kinds[:4:4], sim.FaultNone, sim.FaultNone, sim.FaultNone, sim.FaultNone)
-	rng.Shuffle(len(first), func(i, j int) { first[i], first[j] = first[j], first[i] })
-	out := make([]sim.Fault, 60)
-	copy(out, first)
-	for i := len(first); i < len(out); i++ {
-		if rng.IntN(5) < 2 {
-			out[i] = topUpFaults[rng.IntN(len(topUpFaults))]
-		}
-	}
-	return out
-}
-
-func randDuration(rng *rand.Rand, lo, hi time.Duration) time.Duration {
-	return lo + time.Duration(rng.Int64N(int64(hi-lo)))
 }
 
 // stormer runs one storm: the process running now, and the storm's timers.
@@ -276,17 +77,9 @@ type stormer struct {
 	kill, pause, cont, step *time.Timer
 }
 
-// startProc starts the binary: through the HTTP/2 front or straight to the
-// account at even odds, with the pause hook one time in three.
+// startProc starts the binary (see drawStormProc).
 func (s *stormer) startProc() {
-	sp := stormProc{h2: s.rng.IntN(2) == 0, hook: s.rng.IntN(3) == 0}
-	extra := map[string]string{}
-	if sp.h2 {
-		extra = s.run.front.env()
-	}
-	if sp.hook {
-		extra["TOPUP_TEST_PAUSE_AT"] = "after_intent"
-	}
+	sp, extra := drawStormProc(s.rng, s.run.front, false)
 	s.p = s.r.start(extra)
 	s.run.procs = append(s.run.procs, sp)
 }
@@ -309,7 +102,7 @@ func (s *stormer) storm(duration time.Duration) {
 	t.Helper()
 	deadline := time.NewTimer(duration)
 	defer deadline.Stop()
-	phase := time.NewTimer(randDuration(rng, 5*time.Second, 15*time.Second))
+	phase := time.NewTimer(nextWeather(rng))
 	defer phase.Stop()
 	s.kill = time.NewTimer(randDuration(rng, 1500*time.Millisecond, 7*time.Second))
 	s.pause = time.NewTimer(randDuration(rng, 5*time.Second, 15*time.Second))
@@ -345,13 +138,8 @@ func (s *stormer) storm(duration time.Duration) {
 		case <-s.p.done:
 			t.Fatalf("process %d exited on its own (%v); last output:\n%s", s.p.n, s.p.state, r.book.tail(30))
 		case <-phase.C:
-			f := faultProfiles[rng.IntN(len(faultProfiles))]
-			if err := r.acct.SetFaults(f.faults); err != nil {
-				t.Fatal(err)
-			}
-			run.front.setRates(f.front)
-			run.phases = append(run.phases, f.name)
-			phase.Reset(randDuration(rng, 5*time.Second, 15*time.Second))
+			switchWeather(t, r, run, rng)
+			phase.Reset(nextWeather(rng))
 		case <-s.kill.C:
 			switch {
 			case s.ending:
@@ -371,11 +159,7 @@ func (s *stormer) storm(duration time.Duration) {
 			}
 			s.paused = &stormPause{proc: s.p.n, from: at}
 			s.kill.Stop()
-			length := randDuration(rng, 50*time.Millisecond, 3*time.Second)
-			if rng.IntN(3) == 0 {
-				length = randDuration(rng, stormWindow, stormMaxPause)
-			}
-			s.cont.Reset(length)
+			s.cont.Reset(pauseLength(rng))
 		case <-s.cont.C:
 			if s.paused != nil {
 				s.endPause(!s.ending && s.pending == nil && rng.IntN(3) == 0)
@@ -417,13 +201,7 @@ func (s *stormer) scan() {
 				continue
 			}
 			s.kill.Stop()
-			// A third shorter than a quarter of the window (the request goes
-			// out late), the rest longer (it must not go out at all).
-			length := randDuration(s.rng, 0, stormWindow/4-500*time.Millisecond)
-			if s.rng.IntN(3) != 0 {
-				length = randDuration(s.rng, stormWindow/4+500*time.Millisecond, stormMaxPause)
-			}
-			s.cont.Reset(length)
+			s.cont.Reset(hookPauseLength(s.rng))
 		case l.msg() == "system clock stepped":
 			if s.pending == nil || s.pending.logged != 0 {
 				s.run.spurious = append(s.run.spurious, l)
@@ -444,22 +222,8 @@ func (s *stormer) scan() {
 	}
 }
 
-// stop stops the running binary with SIGTERM and checks the clean stop of
-// the contract, exit 0. The pause hook may stop the process (SIGSTOP) at a
-// check that was under way when the storm's time ran out, before or after
-// the SIGTERM: such a stop is ended with SIGCONT, as often as it happens.
-func (s *stormer) stop() {
-	t, p := s.t, s.p
-	p.waitFirstLine(t) // see proc.stop
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	for p.waitStopped(t, waitLimit) {
-		p.resume()
-	}
-	st := p.wait(t, waitLimit)
-	if st.ExitCode() != 0 {
-		t.Fatalf("process %d: %v after SIGTERM, want exit 0; last output:\n%s", p.n, st, p.book.tail(20))
-	}
-}
+// stop stops the running binary cleanly (see stopStormProc).
+func (s *stormer) stop() { stopStormProc(s.t, s.p) }
 
 // killAndRestart kills the running binary (SIGKILL), waits for it to die,
 // and starts it again after the pause a supervisor takes.
@@ -468,13 +232,8 @@ func (s *stormer) killAndRestart() {
 	if r.scrape() {
 		s.run.scrapes++
 	}
-	killedAt := time.Now()
-	_ = s.p.cmd.Process.Signal(syscall.SIGKILL)
-	st := s.p.wait(t, waitLimit)
-	if sig, ok := signalOf(st); !ok || sig != syscall.SIGKILL {
-		t.Fatalf("process %d: %v after SIGKILL, want signal: killed", s.p.n, st)
-	}
-	s.run.kills = append(s.run.kills, killedAt)
+	killedAt := killStormProc(t, s.p)
+	s.run.kills = append(s.run.kills, stormKill{at: killedAt, proc: s.p.n})
 	if data, err := os.ReadFile(r.stateFile()); err == nil {
 		r.sweep.add("ledger after kill", data)
 	}
@@ -494,7 +253,7 @@ func (s *stormer) endPause(kill bool) {
 	if kill {
 		pa.killed = true
 		s.killAndRestart()
-		pa.to = s.run.kills[len(s.run.kills)-1]
+		pa.to = s.run.kills[len(s.run.kills)-1].at
 	} else {
 		pa.to = s.p.resume()
 		s.kill.Reset(randDuration(s.rng, 1500*time.Millisecond, 7*time.Second))
@@ -505,27 +264,10 @@ func (s *stormer) endPause(kill bool) {
 }
 
 // stepClock steps the binary's wall clock to a new offset from the real
-// time, at least 2s (twice the watchdog's tolerance) from the last one.
+// time (see drawOffset).
 func (s *stormer) stepClock() {
-	offset := s.offset
-	for (offset - s.offset).Abs() < 2*time.Second {
-		offset = randDuration(s.rng, -stormMaxOffset, stormMaxOffset).Round(time.Millisecond)
-	}
+	offset := drawOffset(s.rng, s.offset)
 	writeClock(s.t, s.clockFile, offset)
 	s.pending = &clockStep{at: time.Now(), proc: s.p.n, offset: offset, step: offset - s.offset}
 	s.offset = offset
-}
-
-// writeClock writes the offset to the clock file that TOPUP_TEST_CLOCK_FILE
-// names, by renaming a new file over it: the binary reads it again when its
-// inode changes.
-func writeClock(t *testing.T, path string, offset time.Duration) {
-	t.Helper()
-	tmp := path + ".new"
-	if err := os.WriteFile(tmp, []byte(offset.String()+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
 }

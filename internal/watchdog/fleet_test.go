@@ -333,3 +333,59 @@ func TestALedgerThatCannotBeReadStillLogsTheDecision(t *testing.T) {
 		t.Errorf("%d ClaimLost events for a claim never made", n)
 	}
 }
+
+// anchoringLedger is a ledger whose clock is set by its own round trips, as
+// the Redis ledger's fleet clock is by Redis's TIME: before its first
+// Update the clock is the pod's (an hour behind here), and Update anchors
+// it before it runs fn.
+type anchoringLedger struct {
+	*ledger.Memory
+	anchored atomic.Bool
+	redis    time.Time
+}
+
+func (l *anchoringLedger) now() time.Time {
+	if l.anchored.Load() {
+		return l.redis
+	}
+	return l.redis.Add(-time.Hour) // the pod's own clock
+}
+
+func (l *anchoringLedger) Update(ctx context.Context, fn func(*ledger.State) error) error {
+	l.anchored.Store(true) // the transaction's TIME
+	return l.Memory.Update(ctx, fn)
+}
+
+// A replica that has never reached Redis (it started while Redis was down)
+// has only its pod's clock. The check that reaches Redis again must date
+// what it writes by the fleet's clock, which that same transaction sets:
+// dated by a pod clock an hour behind, its intent would hold no window for
+// the others, and its records ahead of it would be redated into the past.
+func TestAClaimIsDatedByTheClockItsTransactionRead(t *testing.T) {
+	redisNow := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	theirs := ledger.Record{ID: "theirs", At: redisNow.Add(-20 * time.Minute), BalanceBefore: eur("5"),
+		Outcome: ledger.Succeeded, FinishedAt: redisNow.Add(-20 * time.Minute)}
+	l := &anchoringLedger{Memory: ledger.NewMemory(ledger.State{TopUps: []ledger.Record{theirs}}), redis: redisNow}
+	r := newReplica(t, "5", l)
+	o := r.w.opts
+	o.Now = l.now
+	r.w = New(r.api, l, o)
+	r.w.check(context.Background(), time.Second)
+
+	st, _ := l.View(context.Background())
+	var mine *ledger.Record
+	for i := range st.TopUps {
+		if st.TopUps[i].ID != "theirs" {
+			mine = &st.TopUps[i]
+		}
+	}
+	if mine == nil || !mine.At.Equal(redisNow) {
+		t.Fatalf("the intent %+v, want one dated %s, the fleet's time", mine, redisNow)
+	}
+	if got := st.Find("theirs"); !got.At.Equal(theirs.At) {
+		t.Errorf("the other replica's record moved to %s, want %s", got.At, theirs.At)
+	}
+	if n := len(r.logs.FilterMessage(msgRecordAhead).All()); n != 0 {
+		t.Errorf("%d records redated, want none", n)
+	}
+}

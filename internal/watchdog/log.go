@@ -25,7 +25,7 @@ const (
 	msgIntentTooOld       = "intent too old to send"
 	msgCheckSkipped       = "check skipped: the previous check is still running"
 	msgTickTaken          = "tick taken by another replica: it reads the balance for the fleet"
-	msgTickFailed         = "fleet tick failed: reading the balance alone, no top-up can be claimed"
+	msgTickFailed         = "fleet tick failed: reading the balance alone; a top-up still needs its claim in redis"
 	msgClaimLost          = "claim lost to another replica: its top-up holds the window"
 )
 

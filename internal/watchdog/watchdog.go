@@ -190,7 +190,8 @@ func (w *Watchdog) Check(ctx context.Context) { w.check(ctx, 0) }
 // check is Check; with a fleet and a lease above 0 it first asks for the
 // tick, for lease, and reads nothing when another replica has it. A tick
 // that cannot be asked for (Redis down) is read by every replica: the
-// balance is still watched, and no top-up can be claimed.
+// balance is still watched, and a top-up is sent only once its claim is
+// written in Redis.
 func (w *Watchdog) check(ctx context.Context, lease time.Duration) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -245,22 +246,31 @@ type claim struct {
 // decide reconciles earlier top-ups with the balance read, applies the policy
 // and, when it wants a top-up, writes the intent. It all happens in one
 // ledger update, so the claim is durable before anything is sent.
+//
+// The clocks are read inside the update, once it has read the ledger: a
+// fleet's clock is set by the transaction's own TIME, and a replica that
+// has not reached Redis before (it started while Redis was down) has only
+// its pod's clock until then.
 func (w *Watchdog) decide(ctx context.Context, bal vonage.Balance) (claim, error) {
-	at := w.read()
-	now := at.wall
-	pending := w.clock.unapplied()
 	var (
-		c      claim
-		unseen time.Duration
-		ran    bool
-		seen   ledger.State
+		c       claim
+		at      reading
+		pending time.Duration
+		unseen  time.Duration
+		ran     bool
+		seen    ledger.State
 	)
 	err := w.ledger.Update(ctx, func(st *ledger.State) error {
 		ran = true
+		at, pending = w.read(), w.clock.unapplied()
 		c, unseen = w.apply(st, bal, at, pending, c.lost || c.intent != nil)
 		seen = st.Clone()
 		return nil
 	})
+	if !ran {
+		at, pending = w.read(), w.clock.unapplied()
+	}
+	now := at.wall
 	if err != nil {
 		if ctx.Err() != nil { // shutting down: the check was cut short, nothing failed
 			w.log.Debug(msgCheckInterrupted, zap.Error(err))
