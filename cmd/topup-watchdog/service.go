@@ -98,12 +98,17 @@ func newService(cfg config.Config, log *zap.Logger, h hooks) (*service, error) {
 		}
 	} else {
 		m.EnableFleet()
-		fleet, err := openFleet(cfg, log, h, m, observers)
+		mono := h.test.monotonic // testhooks.go; nil unless set
+		if mono == nil {
+			mono = watchdog.SystemMonotonic
+		}
+		fleet, err := openFleet(cfg, log, h.test.now, mono, m, observers)
 		if err != nil {
 			return nil, err
 		}
 		s.ledger = fleet
-		o.Fleet, o.Now, o.Replica = fleet, fleet.Now, fleet.Replica()
+		// Spans on this pod's monotonic clock, times on the fleet's.
+		o.Fleet, o.Now, o.Monotonic, o.Replica = fleet, fleet.Now, mono, fleet.Replica()
 	}
 	s.watchdog = watchdog.New(client, s.ledger, o)
 	return s, nil
@@ -112,16 +117,13 @@ func newService(cfg config.Config, log *zap.Logger, h hooks) (*service, error) {
 // openFleet opens the fleet's ledger on Redis. Its round trips feed the
 // metrics, and its failures and recoveries become RedisUnreachable and
 // RedisReachable events for the probes, the notifier and the log.
-func openFleet(cfg config.Config, log *zap.Logger, h hooks, m *metrics.Metrics, observers watchdog.Observer) (*ledger.Redis, error) {
-	mono := h.test.monotonic // testhooks.go; nil unless set
-	if mono == nil {
-		mono = watchdog.SystemMonotonic
-	}
+func openFleet(cfg config.Config, log *zap.Logger, podNow func() time.Time, mono func() time.Duration,
+	m *metrics.Metrics, observers watchdog.Observer) (*ledger.Redis, error) {
 	reach := &redisReach{log: log, observer: observers, now: time.Now, mono: mono}
 	ledger.RouteRedisLog(log)
 	r, err := ledger.OpenRedis(context.Background(), ledger.RedisOptions{
 		URL: cfg.RedisURL, Prefix: cfg.RedisPrefix, Account: cfg.APIKey, MinReplicas: cfg.RedisMinReplicas,
-		Keep: policy.Day + cfg.Window, Log: log, Now: h.test.now, Monotonic: mono,
+		Keep: policy.Day + cfg.Window, Log: log, Now: podNow, Monotonic: mono,
 		Observe: func(op string, d time.Duration, err error) {
 			m.ObserveRedis(op, d, err)
 			reach.roundTrip(err)

@@ -6,7 +6,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/topup-watchdog/topup-watchdog/internal/ledger"
 )
 
 // MaxRedisMinReplicas is the largest TOPUP_REDIS_MIN_REPLICAS accepted.
@@ -43,16 +43,12 @@ func (p *problems) optionalSecret(name, fileName, value, path string) string {
 	return value
 }
 
-// checkRedisURL reports what go-redis would refuse in s, and a password too
-// short to be redacted from the logs. Its problems never quote the URL: it
-// may hold a password.
+// checkRedisURL reports what the Redis ledger would refuse in s, and a
+// password too short to be redacted from the logs. Its problems never quote
+// the URL: it may hold a password.
 func checkRedisURL(s string) error {
-	if _, err := redis.ParseURL(s); err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) { // url.Error quotes the whole URL
-			err = ue.Err
-		}
-		return fmt.Errorf("not a redis URL (redis://, rediss:// or unix://; value not shown): %w", err)
+	if err := ledger.CheckRedisURL(s); err != nil {
+		return fmt.Errorf("%w (redis://, rediss:// or unix://; value not shown)", err)
 	}
 	if pw := redisPassword(s); pw != "" && tooShort(pw) {
 		return fmt.Errorf("the password is shorter than %d characters, too short to be kept out of the logs (value not shown)", minSecretLen)
@@ -71,13 +67,15 @@ func redisPassword(s string) string {
 }
 
 // RedisSecrets are what a log line must never hold of the Redis URL s: the
-// URL and its password.
+// URL and its password, when it has credentials (a URL that cannot be
+// parsed but holds an "@" counts as having them).
 func RedisSecrets(s string) []string {
-	if s == "" {
+	pw := redisPassword(s)
+	if pw == "" && !strings.Contains(s, "@") { // no credentials: nothing to hide
 		return nil
 	}
 	out := []string{s}
-	if pw := redisPassword(s); pw != "" {
+	if pw != "" {
 		out = append(out, pw, url.QueryEscape(pw), url.PathEscape(pw))
 	}
 	return out

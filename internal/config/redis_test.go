@@ -89,3 +89,34 @@ func TestRedisTargetShowsNoCredentials(t *testing.T) {
 		}
 	}
 }
+
+// A password holding '/', '#' or '?' (base64 passwords hold '/') written
+// unescaped in the URL: url.Parse ends the authority at that character and
+// quotes the password's first part as an "invalid port". No problem line may
+// show any part of it. (Found by an outside review.)
+func TestRedisURLProblemsShowNoPartOfAnUnescapedPassword(t *testing.T) {
+	for _, pw := range []string{"Sup3rS3cretPassw0rd/xyz", "Sup3rS3cretPassw0rd#xyz", "Sup3rS3cretPassw0rd?xyz", "k8sGenerated+Base64/Passw0rdAAAA="} {
+		prefix := pw[:strings.IndexAny(pw, "/#?")]
+		for _, u := range []string{"redis://:" + pw + "@redis:6379/0", "redis://default:" + pw + "@redis:6379"} {
+			lines := problemsOf(t, with(map[string]string{"TOPUP_REDIS_URL": u}))
+			for _, l := range lines {
+				if strings.Contains(l, prefix) {
+					t.Errorf("problem line shows the password's first %d characters: %s", len(prefix), l)
+				}
+			}
+			if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, "TOPUP_REDIS_URL: not a redis URL") }) {
+				t.Errorf("%q: problems %q, want one saying it is not a redis URL", u, lines)
+			}
+		}
+	}
+}
+
+// A URL without credentials is no secret: the start line shows it.
+func TestARedisURLWithoutAPasswordIsNoSecret(t *testing.T) {
+	if got := RedisSecrets("redis://redis:6379/0"); got != nil {
+		t.Errorf("RedisSecrets of a URL without credentials = %q, want none", got)
+	}
+	if got := RedisSecrets("redis://user@redis:6379/0"); len(got) != 1 {
+		t.Errorf("RedisSecrets of a URL with a user = %q, want the URL", got)
+	}
+}

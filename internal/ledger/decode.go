@@ -50,15 +50,19 @@ func unmarshalStrict(data []byte, v any) error {
 }
 
 // Validate reports the first thing wrong with s: a version other than
-// SchemaVersion, or a record with an empty id, an id an earlier record uses,
-// an unknown outcome or no time. Paths in the message are those of the JSON
-// file, such as topups[2].id.
+// SchemaVersion, a clock mark or a clock step mark without its fields, or a
+// record with an empty id, an id an earlier record uses, an unknown outcome
+// or no time. Paths in the message are those of the JSON file, such as
+// topups[2].id.
 func (s State) Validate() error {
 	if s.Version != SchemaVersion {
 		return fmt.Errorf("version: %d, want %d", s.Version, SchemaVersion)
 	}
 	if m := s.Clock; m != nil && (m.BootID == "" || m.Wall.IsZero()) {
 		return errors.New("clock: boot_id and wall are required")
+	}
+	if m := s.ClockStep; m != nil && (m.Step == 0 || m.At.IsZero()) {
+		return errors.New("clock_step: step_ns and at are required")
 	}
 	seen := make(map[string]int, len(s.TopUps))
 	for i, r := range s.TopUps {

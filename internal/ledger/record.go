@@ -112,6 +112,11 @@ type State struct {
 	// clock, so that a later process on the same boot can tell a step of
 	// the wall clock made while no watchdog was watching. Nil until written.
 	Clock *ClockMark `json:"clock,omitempty"`
+	// ClockStep is the last step of a fleet's clock (Redis's TIME) that a
+	// replica applied to the records (Shift), so that the others, which saw
+	// the same step, do not apply it again. Only the Redis ledger sets it;
+	// nil until a step is applied.
+	ClockStep *ClockStep `json:"clock_step,omitempty"`
 	// Reading is the last balance reading, which a fleet's replicas share
 	// so that only one of them reads each tick. It is not part of the
 	// encoding: a File does not keep it (its one watchdog has it in
@@ -141,6 +146,14 @@ type ClockMark struct {
 	Wall      time.Time     `json:"wall"`
 }
 
+// ClockStep is one step of a fleet's clock, applied to the ledger's times.
+type ClockStep struct {
+	// Step is how far the clock moved: forward when positive.
+	Step time.Duration `json:"step_ns"`
+	// At is when it was applied, on the clock after the step.
+	At time.Time `json:"at"`
+}
+
 // Clone returns a deep copy of s.
 func (s State) Clone() State {
 	c := s
@@ -148,6 +161,10 @@ func (s State) Clone() State {
 	if s.Clock != nil {
 		m := *s.Clock
 		c.Clock = &m
+	}
+	if s.ClockStep != nil {
+		m := *s.ClockStep
+		c.ClockStep = &m
 	}
 	if s.Reading != nil {
 		r := *s.Reading

@@ -45,7 +45,8 @@ type RedisOptions struct {
 	// eviction) and is written back. 0 means 25h.
 	Keep time.Duration
 	// Log gets the warnings: lost records written back, a pod clock that
-	// differs from Redis's, a step of Redis's clock.
+	// differs from Redis's, a step of Redis's clock and its application to
+	// the ledger, an unreadable reading key.
 	Log *zap.Logger
 	// Now is this pod's wall clock and Monotonic a clock that never steps
 	// (as watchdog.Options); nil means the system's.
@@ -64,6 +65,12 @@ const DefaultRedisPrefix = "topup-watchdog"
 // ErrNotReplicated marks a claim that fewer Redis replicas than
 // RedisOptions.MinReplicas acknowledged in time.
 var ErrNotReplicated = errors.New("not held by enough redis replicas")
+
+// ErrLedgerRecreated marks a claim refused because the ledger key was
+// missing (Redis restarted empty, flushed, failed over, or the fleet's
+// first start): Update wrote the ledger again without it, and the next
+// check claims. See Redis.Update.
+var ErrLedgerRecreated = errors.New("claim refused on a ledger created again")
 
 // Tick is the answer to Redis.Tick.
 type Tick struct {
@@ -103,10 +110,15 @@ type Redis struct {
 	keys     redisKeys
 	password string // to keep out of every error text
 
-	mu     sync.Mutex
-	closed bool
-	clock  fleetClock
-	mem    memory
+	mu      sync.Mutex
+	closed  bool
+	clock   fleetClock
+	steps   []pendingStep // of Redis's clock, seen and not yet applied
+	stepSeq uint64        // the last pendingStep.id
+	mem     memory
+	// readingBad is set once an unreadable reading key is logged, until
+	// a reading is read again.
+	readingBad bool
 }
 
 // OpenRedis checks o and connects. Redis being unreachable is not an error
@@ -121,7 +133,7 @@ func OpenRedis(ctx context.Context, o RedisOptions) (*Redis, error) {
 	}
 	opt, err := redis.ParseURL(o.URL)
 	if err != nil {
-		return nil, urlError(o.URL, err)
+		return nil, fmt.Errorf("TOPUP_REDIS_URL: %w", urlError(o.URL, err))
 	}
 	opt.MaxRetries = -1
 	opt.ContextTimeoutEnabled = true

@@ -39,7 +39,17 @@ func urlError(raw string, err error) error {
 		}
 	}
 	reason = strings.ReplaceAll(reason, raw, "(the URL)")
-	return fmt.Errorf("TOPUP_REDIS_URL: not a redis URL: %s", reason)
+	return fmt.Errorf("not a redis URL: %s", reason)
+}
+
+// CheckRedisURL reports what go-redis would refuse in the Redis URL raw, in
+// words that never quote it (url.Error quotes the URL, and its reasons quote
+// the part they refuse, which can be a password holding an unescaped '/').
+func CheckRedisURL(raw string) error {
+	if _, err := redis.ParseURL(raw); err != nil {
+		return urlError(raw, err)
+	}
+	return nil
 }
 
 // redactedError is an error whose text had the password in it.
@@ -101,6 +111,16 @@ type notReplicatedError struct {
 
 func (e *notReplicatedError) Error() string { return e.msg }
 func (e *notReplicatedError) Unwrap() error { return ErrNotReplicated }
+
+// recreatedError is the error of a claim on a ledger key that was missing.
+// It wraps ErrLedgerRecreated.
+type recreatedError struct{ key string }
+
+func (e *recreatedError) Error() string {
+	return "redis ledger: update: the ledger " + e.key + " was missing (Redis restarted empty, flushed, failed over, or a first start): " +
+		"it was created again, and claims start at the next check, once every replica had a tick to write back what it saw: not sent"
+}
+func (e *recreatedError) Unwrap() error { return ErrLedgerRecreated }
 
 // fnError carries the error of Update's fn out of the transaction.
 type fnError struct{ err error }

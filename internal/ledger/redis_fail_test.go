@@ -60,6 +60,7 @@ func eventually(t *testing.T, what string, fn func() error) {
 func TestRedisWritesBackTheRecordsItSawAfterAFlush(t *testing.T) {
 	srv := redistest.Start(t)
 	r, logs := openRedis(t, srv)
+	seedLedger(t, srv, r)
 	mustUpdate(t, r, appendRecord(pending("claim")))
 	srv.FlushAll()
 	if got := fmt.Sprint(ids(mustViewOf(t, r))); got != "[claim]" {
@@ -78,6 +79,7 @@ func TestRedisWritesBackTheRecordsItSawAfterAFlush(t *testing.T) {
 func TestRedisWritesBackTheRecordsItSawAfterARestartWithoutPersistence(t *testing.T) {
 	srv := redistest.Start(t)
 	r, logs := openRedis(t, srv)
+	seedLedger(t, srv, r)
 	mustUpdate(t, r, appendRecord(pending("claim")))
 	srv.Restart()
 	eventually(t, "update after the restart", func() error {
@@ -92,12 +94,16 @@ func TestRedisWritesBackTheRecordsItSawAfterARestartWithoutPersistence(t *testin
 func TestRedisRestoresWhatAReplicaThatNeverSawItWroteOver(t *testing.T) {
 	srv := redistest.Start(t)
 	a, logs := openRedis(t, srv)
+	seedLedger(t, srv, a)
 	mustUpdate(t, a, appendRecord(pending("old")))
 	mustUpdate(t, a, appendRecord(pending("claim")))
 	mustUpdate(t, a, func(s *State) error { s.Find("old").Outcome = NotSent; return nil })
 	srv.FlushAll()
 	b := openRedisQuiet(t, srv) // never saw the claim: writes a fresh state
-	mustUpdate(t, b, appendRecord(pending("fresh")))
+	if err := b.Update(context.Background(), appendRecord(pending("refused"))); !errors.Is(err, ErrLedgerRecreated) {
+		t.Fatalf("b's claim on the missing ledger = %v, want ErrLedgerRecreated", err)
+	}
+	mustUpdate(t, b, appendRecord(pending("fresh"))) // the ledger b wrote again exists
 	mustUpdate(t, a, func(*State) error { return nil })
 	if s, _ := stored(t, srv, a); fmt.Sprint(ids(s)) != "[claim fresh]" {
 		t.Errorf("Redis holds %v, want the claim put back before b's record (by time), and not the not-sent one", ids(s))
@@ -112,6 +118,7 @@ func TestRedisRestoresWhatAReplicaThatNeverSawItWroteOver(t *testing.T) {
 func TestRedisForgetsRecordsOlderThanKeep(t *testing.T) {
 	srv := redistest.Start(t)
 	r, logs := openRedis(t, srv, func(o *RedisOptions) { o.Keep = time.Hour })
+	seedLedger(t, srv, r)
 	old := pending("old")
 	old.At = old.At.Add(-2 * time.Hour)
 	mustUpdate(t, r, appendRecord(old))
@@ -125,6 +132,7 @@ func TestRedisMinReplicas(t *testing.T) {
 	srv := redistest.Start(t)
 	replica := redistest.StartReplica(t, srv)
 	r := openRedisQuiet(t, srv, func(o *RedisOptions) { o.MinReplicas, o.WaitTimeout = 1, 300*time.Millisecond })
+	seedLedger(t, srv, r)
 	mustUpdate(t, r, appendRecord(pending("held")))
 	if s, err := replica.Client().Get(context.Background(), r.keys.ledger).Result(); err != nil || !strings.Contains(s, `"held"`) {
 		t.Fatalf("the replica holds %q, %v; want the claim", s, err)
@@ -153,6 +161,7 @@ func TestRedisMinReplicas(t *testing.T) {
 func TestRedisMinReplicasWithNoReplica(t *testing.T) {
 	srv := redistest.Start(t)
 	r := openRedisQuiet(t, srv, func(o *RedisOptions) { o.MinReplicas = 1 })
+	seedLedger(t, srv, r)
 	start := time.Now()
 	err := r.Update(context.Background(), appendRecord(pending("lonely")))
 	if !errors.Is(err, ErrNotReplicated) || !strings.Contains(err.Error(), "claim held by 0 of 1 redis replicas (TOPUP_REDIS_MIN_REPLICAS) within 1s: not sent") {
@@ -161,41 +170,37 @@ func TestRedisMinReplicasWithNoReplica(t *testing.T) {
 	if d := time.Since(start); d < 900*time.Millisecond || d > 3*time.Second {
 		t.Errorf("Update took %v, want about WaitTimeout", d)
 	}
-	if _, ok := stored(t, srv, r); ok {
-		t.Error("the claim on an empty ledger was not undone: the key exists")
+	if s, ok := stored(t, srv, r); !ok || len(s.TopUps) != 0 {
+		t.Errorf("the claim on an empty ledger was not undone: Redis holds %v (key there: %v), want the empty ledger", ids(s), ok)
 	}
 }
 
+// A ledger that does not decode is refused, never taken for an empty one.
+// (Garbage in the reading key, a cache, is ignored: see
+// TestRedisGarbageReadingIsIgnoredAndOverwritten.)
 func TestRedisRefusesCorruptValues(t *testing.T) {
 	srv := redistest.Start(t)
 	r := openRedisQuiet(t, srv)
 	c := srv.Client()
 	ctx := context.Background()
-	for _, tt := range []struct{ key, want string }{
-		{r.keys.ledger, "ledger " + r.keys.ledger + ": corrupt: invalid character 'g' looking for beginning of value; " + refuseEmptyRedis},
-		{r.keys.reading, "reading " + r.keys.reading + ": corrupt: invalid character 'g' looking for beginning of value"},
-	} {
-		if err := c.FlushAll(ctx).Err(); err != nil {
-			t.Fatal(err)
+	want := "ledger " + r.keys.ledger + ": corrupt: invalid character 'g' looking for beginning of value; " + refuseEmptyRedis
+	if err := c.Set(ctx, r.keys.ledger, "garbage", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	ran := false
+	errs := map[string]error{"update": r.Update(ctx, func(*State) error { ran = true; return nil })}
+	_, errs["view"] = r.View(ctx)
+	_, errs["tick"] = r.Tick(ctx, time.Second)
+	for op, err := range errs {
+		if want := "redis ledger: " + op + ": " + want; err == nil || err.Error() != want {
+			t.Errorf("%s with garbage in %s = %v\nwant %s", op, r.keys.ledger, err, want)
 		}
-		if err := c.Set(ctx, tt.key, "garbage", 0).Err(); err != nil {
-			t.Fatal(err)
-		}
-		ran := false
-		errs := map[string]error{"update": r.Update(ctx, func(*State) error { ran = true; return nil })}
-		_, errs["view"] = r.View(ctx)
-		_, errs["tick"] = r.Tick(ctx, time.Second)
-		for op, err := range errs {
-			if want := "redis ledger: " + op + ": " + tt.want; err == nil || err.Error() != want {
-				t.Errorf("%s with garbage in %s = %v\nwant %s", op, tt.key, err, want)
-			}
-		}
-		if !errors.Is(errs["update"], ErrCorrupt) || ran {
-			t.Errorf("update error %v does not wrap ErrCorrupt, or fn ran (%v)", errs["update"], ran)
-		}
-		if v := c.Get(ctx, tt.key).Val(); v != "garbage" {
-			t.Errorf("%s was overwritten with %q", tt.key, v)
-		}
+	}
+	if !errors.Is(errs["update"], ErrCorrupt) || ran {
+		t.Errorf("update error %v does not wrap ErrCorrupt, or fn ran (%v)", errs["update"], ran)
+	}
+	if v := c.Get(ctx, r.keys.ledger).Val(); v != "garbage" {
+		t.Errorf("%s was overwritten with %q", r.keys.ledger, v)
 	}
 }
 
@@ -212,6 +217,7 @@ func TestRedisKilledFailsFastAndRecovers(t *testing.T) {
 			}
 		}
 	})
+	seedLedger(t, srv, r)
 	mustUpdate(t, r, appendRecord(pending("a")))
 	srv.Kill()
 	ctx := context.Background()

@@ -58,8 +58,9 @@ func (r *Redis) note(rec Record, seq uint64, horizon time.Time) {
 
 // restore puts back into s, read by seq at the fleet's time now, the records
 // seen before seq that it lacks, logs those not logged yet, and remembers
-// the records of s. vanished is whether the ledger key was missing.
-func (r *Redis) restore(s *State, seq uint64, now time.Time, vanished bool) {
+// the records of s. vanished is whether the ledger key was missing. It
+// reports whether it put back any.
+func (r *Redis) restore(s *State, seq uint64, now time.Time, vanished bool) bool {
 	horizon := now.Add(-r.o.Keep)
 	present := make(map[string]bool, len(s.TopUps))
 	for _, rec := range s.TopUps {
@@ -98,6 +99,7 @@ func (r *Redis) restore(s *State, seq uint64, now time.Time, vanished bool) {
 		r.o.Log.Warn(msgLostRecords, zap.Strings("ids", ids), zap.Bool("vanished", vanished),
 			zap.String("why", whyLostRecords), zap.String("key", r.keys.ledger))
 	}
+	return len(lost) > 0
 }
 
 // committed remembers the records of saved, which replaced before in Redis

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
 )
 
 // snapshot is the ledger as one read found it.
@@ -21,8 +22,10 @@ type snapshot struct {
 }
 
 // decodeSnapshot decodes the values of the ledger and reading keys;
-// ledgerOK and readingOK are whether the keys exist. A value that cannot be
-// decoded is an error naming its key, never an empty ledger.
+// ledgerOK and readingOK are whether the keys exist. A ledger that cannot be
+// decoded is an error naming its key, never an empty ledger. A reading that
+// cannot be decoded is only the fleet's last reading, a cache: it is logged
+// once and taken for none, and the next reading written overwrites it.
 func (r *Redis) decodeSnapshot(op, ledgerRaw string, ledgerOK bool, readingRaw string, readingOK bool) (snapshot, error) {
 	sn := snapshot{state: State{Version: SchemaVersion}, missing: !ledgerOK, raw: ledgerRaw}
 	if ledgerOK {
@@ -40,11 +43,14 @@ func (r *Redis) decodeSnapshot(op, ledgerRaw string, ledgerOK bool, readingRaw s
 		return snapshot{}, fmt.Errorf("redis ledger: %s: %w", op, err)
 	}
 	sn.base = base
-	if readingOK {
-		var rd Reading
-		if err := unmarshalStrict([]byte(readingRaw), &rd); err != nil {
-			return snapshot{}, fmt.Errorf("redis ledger: %s: reading %s: %w: %w", op, r.keys.reading, ErrCorrupt, err)
-		}
+	var rd Reading
+	switch {
+	case !readingOK:
+		r.readingReadable()
+	case unmarshalStrict([]byte(readingRaw), &rd) != nil:
+		r.readingUnreadable()
+	default:
+		r.readingReadable()
 		sn.state.Reading = &rd
 		if sn.readingBase, err = encodeReading(&rd); err != nil {
 			return snapshot{}, fmt.Errorf("redis ledger: %s: %w", op, err)
@@ -52,6 +58,31 @@ func (r *Redis) decodeSnapshot(op, ledgerRaw string, ledgerOK bool, readingRaw s
 	}
 	return sn, nil
 }
+
+// readingUnreadable logs, once until a reading is read again, that the
+// reading key holds what is not a reading.
+func (r *Redis) readingUnreadable() {
+	r.mu.Lock()
+	logged := r.readingBad
+	r.readingBad = true
+	r.mu.Unlock()
+	if !logged {
+		r.o.Log.Warn(msgReadingUnreadable, zap.String("key", r.keys.reading))
+	}
+}
+
+// readingReadable notes that the reading key holds a reading, or nothing.
+func (r *Redis) readingReadable() {
+	r.mu.Lock()
+	r.readingBad = false
+	r.mu.Unlock()
+}
+
+// The log lines of the reads.
+const (
+	msgReadingUnreadable = "fleet reading unreadable: ignored, the next reading overwrites it"
+	msgTickWriteBack     = "ledger write-back after the tick failed: the next update writes it"
+)
 
 // encodeReading is the value of the reading key; nil for none.
 func encodeReading(rd *Reading) ([]byte, error) {
@@ -106,11 +137,20 @@ func (r *Redis) View(ctx context.Context) (State, error) {
 // tickScript takes the tick for ARGV[1] for ARGV[2] milliseconds, unless
 // another replica holds it, and returns in the same round trip what a check
 // needs: whether it won, the holder, Redis's TIME, the ledger and the
-// reading.
+// reading. A tick key without a TTL (written by a stranger, a restored
+// dump, a PERSIST) or held for longer than twice the asker's lease (by a
+// replica on a much slower schedule, or since Redis's clock stepped back)
+// does not hold: the asker takes it, so that no holder stops the fleet's
+// checks for longer than twice a lease.
 var tickScript = redis.NewScript(`
 local holder = redis.call('GET', KEYS[1])
 local won = 0
-if not holder or holder == ARGV[1] then
+local take = not holder or holder == ARGV[1]
+if not take then
+  local left = redis.call('PTTL', KEYS[1])
+  take = left == -1 or left > 2 * tonumber(ARGV[2])
+end
+if take then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   holder = ARGV[1]
   won = 1
@@ -119,7 +159,11 @@ local t = redis.call('TIME')
 return {won, holder, t[1], t[2], redis.call('GET', KEYS[2]), redis.call('GET', KEYS[3])}
 `)
 
-// Tick asks for the schedule's tick, for lease, in one round trip.
+// Tick asks for the schedule's tick, for lease, in one round trip. When it
+// finds records that Redis lost, or a step of Redis's clock waits to be
+// applied to the ledger, it writes the ledger at once, won or lost, with an
+// Update that changes nothing else; should that fail, it logs why and the
+// next Update writes them.
 func (r *Redis) Tick(ctx context.Context, lease time.Duration) (Tick, error) {
 	if err := r.usable(ctx); err != nil {
 		return Tick{}, r.fail("tick", err)
@@ -145,8 +189,17 @@ func (r *Redis) Tick(ctx context.Context, lease time.Duration) (Tick, error) {
 		return Tick{}, err
 	}
 	r.anchor(now, t0, t1)
-	r.restore(&sn.state, seq, now, sn.missing)
+	lost := r.restore(&sn.state, seq, now, sn.missing)
 	t.Last = sn.state.Reading
+	// Records Redis lost are written back at once, won or lost: a replica
+	// that never saw them may win the next tick (rule 11); and a step of
+	// Redis's clock is applied at once: the tick's holder may have started
+	// after it and cannot see it.
+	if lost || r.stepsPending() {
+		if err := r.Update(ctx, func(*State) error { return nil }); err != nil && ctx.Err() == nil {
+			r.o.Log.Warn(msgTickWriteBack, zap.Error(err))
+		}
+	}
 	return t, nil
 }
 

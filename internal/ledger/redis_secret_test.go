@@ -74,6 +74,7 @@ func TestRedisNeverSaysThePassword(t *testing.T) {
 		}
 	}
 	r, logs := openRedis(t, srv, observe)
+	seedLedger(t, srv, r)
 	x.exercise(r)
 	if len(x.all) != 0 {
 		t.Fatalf("with the right password: %q", x.all)

@@ -38,6 +38,20 @@ func openRedis(t testing.TB, srv *redistest.Server, edit ...func(*RedisOptions))
 	return r, logs
 }
 
+// seedLedger writes an empty ledger into Redis, as the fleet's first check
+// does: Update refuses a claim on a missing ledger key (ErrLedgerRecreated),
+// so the tests that claim on a new server seed it first.
+func seedLedger(t testing.TB, srv *redistest.Server, r *Redis) {
+	t.Helper()
+	data, err := encode(State{Version: SchemaVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Client().Set(context.Background(), r.keys.ledger, data, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func openRedisQuiet(t testing.TB, srv *redistest.Server, edit ...func(*RedisOptions)) *Redis {
 	t.Helper()
 	r, _ := openRedis(t, srv, edit...)
@@ -47,6 +61,7 @@ func openRedisQuiet(t testing.TB, srv *redistest.Server, edit ...func(*RedisOpti
 func TestRedisKeysShareOneHashTagOfTheAccount(t *testing.T) {
 	srv := redistest.Start(t)
 	r := openRedisQuiet(t, srv, func(o *RedisOptions) { o.Prefix = "fleet-a" })
+	seedLedger(t, srv, r)
 	mustUpdate(t, r, appendRecord(pending("a")))
 	mustUpdate(t, r, func(s *State) error { s.Reading = &Reading{At: time.Now()}; return nil })
 	if _, err := r.Tick(context.Background(), time.Second); err != nil {
@@ -118,6 +133,7 @@ func TestOpenRedisRefusesBadOptions(t *testing.T) {
 func TestRedisUpdateRunsFnAgainWhenAnotherReplicaWroteFirst(t *testing.T) {
 	srv := redistest.Start(t)
 	a, b := openRedisQuiet(t, srv), openRedisQuiet(t, srv)
+	seedLedger(t, srv, a)
 	calls := 0
 	err := a.Update(context.Background(), func(s *State) error {
 		calls++
@@ -146,6 +162,7 @@ func TestRedisOneClaimAmongFiveReplicas(t *testing.T) {
 	for range 5 {
 		ledgers = append(ledgers, openRedisQuiet(t, srv))
 	}
+	seedLedger(t, srv, ledgers[0])
 	var fnRuns atomic.Int64
 	for round := range 20 {
 		var wg sync.WaitGroup
@@ -317,6 +334,7 @@ func TestRedisObservesEveryRoundTrip(t *testing.T) {
 			ops = append(ops, fmt.Sprintf("%s:%v", op, err))
 		}
 	})
+	seedLedger(t, srv, r) // from another client: not observed
 	ctx, cancel := context.WithCancel(context.Background())
 	mustUpdate(t, r, appendRecord(pending("a")))
 	mustUpdate(t, r, func(*State) error { return nil })

@@ -14,17 +14,32 @@ const maxTxAttempts = 32
 
 // Update applies fn to the state in one optimistic transaction (WATCH,
 // MULTI, EXEC), running fn again when another replica wrote first. fn gets
-// a copy of the state with the fleet's last reading and the records this
-// replica saw that Redis lost; when its result differs, the ledger and the
-// reading are written in one transaction, else nothing is written. fn's
-// own error is returned as is. A write in two round trips: WATCH, the GETs
-// and TIME in one, MULTI, SET and EXEC in the other.
+// a copy of the state with the fleet's last reading, the records this
+// replica saw that Redis lost, and the steps of Redis's clock this replica
+// saw applied (once for the fleet: see applySteps); when its result
+// differs, the ledger and the reading are written in one transaction, else
+// nothing is written. fn's own error is returned as is. A write in two
+// round trips: WATCH, the GETs and TIME in one, MULTI, SET and EXEC in the
+// other.
+//
+// A ledger key that is missing (Redis restarted empty, flushed, failed
+// over, or the fleet's first start) is not a fresh start: another replica
+// may hold a claim it saw and has not written back yet. When the key was
+// missing in any attempt of this Update and fn's result adds a pending
+// record (a claim), the claim is not written: the state as it was before fn
+// (the records put back, the steps applied) is, with fn's reading, so that
+// the ledger exists again, and Update returns an error wrapping
+// ErrLedgerRecreated. Claims start at the next check, once every replica
+// had a tick to write back what it saw (Tick does so at once). The first
+// check of a brand-new fleet that wants a top-up therefore sends nothing;
+// the next one does.
 func (r *Redis) Update(ctx context.Context, fn func(*State) error) error {
 	if err := r.usable(ctx); err != nil {
 		return r.fail("update", err)
 	}
+	missing := false // whether an attempt found no ledger key
 	for range maxTxAttempts {
-		err := r.client.Watch(ctx, func(tx *redis.Tx) error { return r.attempt(ctx, tx, fn) })
+		err := r.client.Watch(ctx, func(tx *redis.Tx) error { return r.attempt(ctx, tx, fn, &missing) })
 		var fe fnError
 		switch {
 		case errors.As(err, &fe):
@@ -39,7 +54,8 @@ func (r *Redis) Update(ctx context.Context, fn func(*State) error) error {
 
 // attempt is one optimistic transaction of Update on the connection of tx.
 // It returns redis.TxFailedErr when another client wrote the ledger first.
-func (r *Redis) attempt(ctx context.Context, tx *redis.Tx, fn func(*State) error) error {
+// It sets *missing when it finds no ledger key.
+func (r *Redis) attempt(ctx context.Context, tx *redis.Tx, fn func(*State) error, missing *bool) error {
 	seq := r.begin()
 	watch := redis.NewStatusCmd(ctx, "watch", r.keys.ledger)
 	var led, rd *redis.StringCmd
@@ -72,12 +88,21 @@ func (r *Redis) attempt(ctx context.Context, tx *redis.Tx, fn func(*State) error
 	if err != nil {
 		return err
 	}
+	*missing = *missing || sn.missing
 	merged := sn.state
 	r.restore(&merged, seq, now, sn.missing)
+	steps := r.applySteps(&merged, now)
 
 	next := merged.Clone()
 	if err := fn(&next); err != nil {
 		return fnError{err}
+	}
+	var refused error // of a claim on a ledger that was missing
+	if *missing && addsPending(merged, next) {
+		rd := next.Reading
+		next = merged.Clone()
+		next.Reading = rd
+		refused = &recreatedError{key: r.keys.ledger}
 	}
 	data, saved, err := prepare(next)
 	if err != nil {
@@ -88,9 +113,14 @@ func (r *Redis) attempt(ctx context.Context, tx *redis.Tx, fn func(*State) error
 	if err != nil {
 		return r.fail("update", err)
 	}
-	writeLedger, writeReading := !bytes.Equal(data, sn.base), !bytes.Equal(reading, sn.readingBase)
+	// A missing ledger is always written: once it exists, a missing one
+	// means Redis lost it, and the claim the next need makes is not held
+	// back a check.
+	writeLedger := !bytes.Equal(data, sn.base) || sn.missing
+	writeReading := !bytes.Equal(reading, sn.readingBase)
 	if !writeLedger && !writeReading {
-		return nil
+		r.settleSteps(steps) // each was applied already
+		return refused
 	}
 	if err := ctx.Err(); err != nil {
 		return r.fail("update", err)
@@ -120,11 +150,12 @@ func (r *Redis) attempt(ctx context.Context, tx *redis.Tx, fn func(*State) error
 	}
 	if r.o.MinReplicas > 0 && addsPending(merged, saved) {
 		if err := r.replicate(ctx, tx, sn, data); err != nil {
-			return err
+			return err // the write is undone, and with it the steps applied
 		}
 	}
 	r.committed(merged, saved, now)
-	return nil
+	r.settleSteps(steps)
+	return refused
 }
 
 // unwatch releases the WATCH of a transaction that writes nothing. Should

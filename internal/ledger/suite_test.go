@@ -83,6 +83,7 @@ func openFileSubject(t *testing.T) subject {
 func openRedisSubject(t *testing.T) subject {
 	srv := redistest.Start(t)
 	r, _ := openRedis(t, srv)
+	seedLedger(t, srv, r)
 	c := srv.Client()
 	ctx := context.Background()
 	var compact string

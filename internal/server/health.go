@@ -20,9 +20,12 @@ const FailedChecksNotReady = 3
 // schedule intervals plus the request timeout); before the first check, for
 // that long after NewHealth. Readiness: ready once a balance read has
 // succeeded and while the last reads succeed; not ready before the first
-// success, while Vonage rejects the credentials, or after FailedChecksNotReady
-// failed checks in a row. A Decided or a LedgerFailed event counts as a
-// successful read; a CheckFailed as a failed one.
+// success, while Vonage rejects the credentials, after FailedChecksNotReady
+// failed checks in a row, or after FailedChecksNotReady checks in a row whose
+// ledger write failed (a ledger that refuses every claim: corrupt, full, or
+// TOPUP_REDIS_MIN_REPLICAS unmet). A Decided or a LedgerFailed event counts as
+// a successful read; a CheckFailed as a failed one; a recorded Decided ends
+// a run of ledger failures.
 //
 // In a fleet, a TickSkipped is the fleet's read for this replica: with a
 // reading no older than the staleness it counts as a successful read; with
@@ -55,6 +58,10 @@ type Health struct {
 	// redisErr is its error, on one line.
 	redisDown bool
 	redisErr  string
+	// ledgerFailed counts the checks in a row whose ledger write failed
+	// (no top-up could be sent); ledgerErr is the last one's error.
+	ledgerFailed int
+	ledgerErr    string
 }
 
 var _ watchdog.Observer = (*Health)(nil)
@@ -97,9 +104,19 @@ func (h *Health) Observe(e watchdog.Event) {
 		if e.Err != nil {
 			h.lastErr = oneLine(e.Err.Error())
 		}
-	case watchdog.Decided, watchdog.LedgerFailed:
+	case watchdog.Decided:
+		h.readSucceeded()
+		if e.Recorded {
+			h.ledgerFailed, h.ledgerErr = 0, ""
+		}
+	case watchdog.LedgerFailed:
 		// A check writes the ledger only after it has read a balance.
 		h.readSucceeded()
+		h.ledgerFailed++
+		h.ledgerErr = ""
+		if e.Err != nil {
+			h.ledgerErr = oneLine(e.Err.Error())
+		}
 	case watchdog.TickSkipped:
 		h.tickSkipped(e)
 	case watchdog.RedisUnreachable:
@@ -141,6 +158,7 @@ func (h *Health) tickSkipped(e watchdog.TickSkipped) {
 		h.fleet = ""
 	default:
 		h.readSucceeded()
+		h.ledgerFailed, h.ledgerErr = 0, "" // the holder wrote its reading: the ledger works
 	}
 }
 
@@ -167,6 +185,9 @@ func (h *Health) Ready() (bool, string) {
 		return false, "not ready: redis unreachable: " + h.redisErr
 	case h.redisDown:
 		return false, "not ready: redis unreachable"
+	case h.ledgerFailed >= FailedChecksNotReady:
+		return false, fmt.Sprintf("not ready: the ledger could not be written for %d checks in a row, no top-up can be sent: %s",
+			h.ledgerFailed, h.ledgerErr)
 	case h.fleet != "":
 		return false, h.fleet
 	case !h.everRead && h.lastErr != "":

@@ -329,3 +329,29 @@ func TestProbeConnectionRefused(t *testing.T) {
 		t.Error("Probe of a bad address returned nil")
 	}
 }
+
+// A ledger that refuses every write (corrupt, a full disk, TOPUP_REDIS_MIN_REPLICAS
+// unmet) lets no top-up out: after three such checks in a row the watchdog is
+// not ready and says why; a check whose decision is recorded ends it.
+func TestReadyzSaysWhenTheLedgerRefusesEveryWrite(t *testing.T) {
+	h := NewHealth(interval, requestTimeout, nil)
+	d := decided()
+	d.Recorded = true
+	h.Observe(d)
+	for i := range FailedChecksNotReady {
+		if ok, _ := h.Ready(); !ok {
+			t.Fatalf("not ready after %d ledger failures, want ready until %d", i, FailedChecksNotReady)
+		}
+		h.Observe(decided()) // not recorded
+		h.Observe(watchdog.LedgerFailed{At: t0, Err: errors.New("redis ledger: update: claim held by 0 of 1 redis replicas\nnot sent")})
+	}
+	ok, reason := h.Ready()
+	want := "not ready: the ledger could not be written for 3 checks in a row, no top-up can be sent: redis ledger: update: claim held by 0 of 1 redis replicas not sent"
+	if ok || reason != want {
+		t.Errorf("Ready() = %v %q, want false %q", ok, reason, want)
+	}
+	h.Observe(d)
+	if ok, reason := h.Ready(); !ok {
+		t.Errorf("after a recorded decision: Ready() = false %q, want ready", reason)
+	}
+}

@@ -55,6 +55,9 @@ type Decided struct {
 	// Threshold and Target are the settings the decision was made with.
 	Threshold decimal.Decimal
 	Target    decimal.Decimal
+	// Recorded is whether the ledger holds the decision; false when it
+	// could not be written (a LedgerFailed follows).
+	Recorded bool
 }
 
 // TopUpFinished: a top-up request ended with an outcome.

@@ -2,10 +2,12 @@ package watchdog
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/topup-watchdog/topup-watchdog/internal/ledger"
 	"github.com/topup-watchdog/topup-watchdog/internal/vonage"
 )
 
@@ -27,6 +29,7 @@ const (
 	msgTickTaken          = "tick taken by another replica: it reads the balance for the fleet"
 	msgTickFailed         = "fleet tick failed: reading the balance alone; a top-up still needs its claim in redis"
 	msgClaimLost          = "claim lost to another replica: its top-up holds the window"
+	msgUnsentClosed       = "intent closed not_sent: its write had failed, and it was never sent"
 )
 
 // The field names of the log lines.
@@ -82,7 +85,7 @@ func (w *Watchdog) reportReconciled(now time.Time, bal vonage.Balance, c claim) 
 }
 
 // reportDecision logs and reports what one check decided.
-func (w *Watchdog) reportDecision(now time.Time, bal vonage.Balance, c claim) {
+func (w *Watchdog) reportDecision(now time.Time, bal vonage.Balance, c claim, recorded bool) {
 	s := w.opts.Settings
 	d := c.decision
 	w.log.Info(msgDecision,
@@ -99,12 +102,16 @@ func (w *Watchdog) reportDecision(now time.Time, bal vonage.Balance, c claim) {
 	)
 	w.opts.Observer.Observe(Decided{At: now, Balance: bal.Value, AutoReload: bal.AutoReload,
 		Decision: d, DryRun: w.opts.DryRun, WindowOpen: c.windowOpen,
-		Threshold: s.Threshold, Target: s.Target})
+		Threshold: s.Threshold, Target: s.Target, Recorded: recorded})
 }
 
 // ledgerFailed logs a ledger that could not be written. Nothing was sent.
 func (w *Watchdog) ledgerFailed(now time.Time, err error, wanted bool) {
-	w.log.Error(msgLedgerFailed, zap.Error(err), zap.Bool(fieldTopUpSent, false),
+	level := zap.ErrorLevel
+	if errors.Is(err, ledger.ErrLedgerRecreated) { // expected once after a flush, or on a new fleet's first need
+		level = zap.WarnLevel
+	}
+	w.log.Log(level, msgLedgerFailed, zap.Error(err), zap.Bool(fieldTopUpSent, false),
 		zap.Bool("topup_wanted", wanted))
 	w.opts.Observer.Observe(LedgerFailed{At: now, Err: err})
 }

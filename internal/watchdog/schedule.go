@@ -71,7 +71,9 @@ func (w *Watchdog) loop(ctx context.Context, schedule cron.Schedule, job func(le
 		took := w.opts.Monotonic() - startedMono
 		wait := next.Sub(started) - took
 		if wait <= 0 { // the check outlasted its next run time: skip it
-			w.log.Warn(msgCheckSkipped, zap.Int64(fieldDurationMS, took.Milliseconds()))
+			if !due.IsZero() { // the first check runs at once, not at a run time: nothing was due
+				w.log.Warn(msgCheckSkipped, zap.Int64(fieldDurationMS, took.Milliseconds()))
+			}
 			now := w.opts.Now()
 			next = schedule.Next(now)
 			wait = next.Sub(now)

@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"sync"
 	"time"
 
@@ -69,8 +70,9 @@ type Options struct {
 	// Now is the wall clock, which may step; nil means the system's.
 	Now func() time.Time
 	// Monotonic is a clock that never steps, as a span since any origin;
-	// spans are measured on it. nil means the system's when Now is nil too,
-	// and else a clock derived from Now (which then cannot step).
+	// spans are measured on it. nil means the system's when Now is nil too
+	// or Fleet is set, and else a clock derived from Now (which then cannot
+	// step).
 	Monotonic func() time.Duration
 	// BootID names the boot of the machine that Monotonic counts from, so
 	// that a later process on the same boot can tell, from the ledger, a step
@@ -129,6 +131,12 @@ type Watchdog struct {
 	// seen is the ledger's state as this process last wrote or read it
 	// (under mu): what a check decides on when the ledger cannot be read.
 	seen ledger.State
+	// unsent are the intents whose write failed (under mu): the write may
+	// have landed all the same (a reply lost after Redis applied it, a file
+	// renamed before its fsync failed), and this process never sent them.
+	// The next update that finds one pending closes it not_sent, so that it
+	// holds no window.
+	unsent []string
 }
 
 // New returns a Watchdog over api and l.
@@ -140,6 +148,13 @@ func New(api Vonage, l Ledger, o Options) *Watchdog {
 		o.Observer = ObserverFunc(func(Event) {})
 	}
 	switch {
+	case o.Fleet != nil && o.Monotonic == nil:
+		// A fleet's clock steps by design (it is set by Redis's answers):
+		// never derive spans from it.
+		o.Monotonic = SystemMonotonic
+		if o.Now == nil {
+			o.Now = systemWall
+		}
 	case o.Now == nil && o.Monotonic == nil:
 		o.Now, o.Monotonic = systemWall, SystemMonotonic
 		if o.BootID == "" {
@@ -235,8 +250,9 @@ func (w *Watchdog) read() reading {
 type claim struct {
 	decision    policy.Decision
 	intent      *ledger.Record
-	claimed     reading // when the intent was written
-	lost        bool    // an earlier run of the update claimed, the last did not
+	claimed     reading  // when the intent was written
+	lost        bool     // an earlier run of the update claimed, the last did not
+	closed      []string // intents of this process whose write had failed, closed not_sent
 	confirmed   []ledger.Record
 	unconfirmed []ledger.Record
 	redated     []string
@@ -287,20 +303,27 @@ func (w *Watchdog) decide(ctx context.Context, bal vonage.Balance) (claim, error
 		// came of it. Confirmations wait for a ledger that can hold them.
 		if c.intent != nil { // the intent that would have opened the window is not written
 			c.windowOpen = false
+			if ran {
+				w.unsent = append(w.unsent, c.intent.ID)
+			}
 		}
-		w.reportDecision(now, bal, c)
+		w.reportDecision(now, bal, c, false)
 		w.ledgerFailed(now, err, c.decision.Action == policy.ActionTopUp && !w.opts.DryRun)
 		return claim{}, err
 	}
 	w.seen = seen
+	w.unsent = nil
 	c.lost = c.lost && c.intent == nil
 	w.clock.applied(pending)
 	w.logUnseenStep(unseen)
 	for _, id := range c.redated {
 		w.log.Warn(msgRecordAhead, zap.String(fieldIntentID, id))
 	}
+	for _, id := range c.closed {
+		w.log.Warn(msgUnsentClosed, zap.String(fieldIntentID, id))
+	}
 	w.reportReconciled(now, bal, c)
-	w.reportDecision(now, bal, c)
+	w.reportDecision(now, bal, c, true)
 	if c.lost {
 		w.log.Info(msgClaimLost)
 		w.opts.Observer.Observe(ClaimLost{At: now})
@@ -317,6 +340,7 @@ func (w *Watchdog) apply(st *ledger.State, bal vonage.Balance, at reading, pendi
 	now, s := at.wall, w.opts.Settings
 	c := claim{claimed: at, lost: lost}
 	unseen := w.settleClock(st, at, pending)
+	c.closed = closeUnsent(st, w.unsent, now)
 	c.redated = st.ClampAhead(now, StepTolerance)
 	c.confirmed, c.unconfirmed = reconcile(st, bal, now, s, w.opts.Amount)
 	c.decision = policy.Decide(s, policy.Input{
@@ -360,6 +384,23 @@ func (w *Watchdog) tick(ctx context.Context, lease time.Duration) bool {
 	}
 	w.opts.Observer.Observe(TickWon{At: now})
 	return true
+}
+
+// errUnsentWrite is the error of an intent closed by closeUnsent.
+var errUnsentWrite = errors.New("the write of this intent failed, so it was never sent; it landed all the same")
+
+// closeUnsent closes not_sent each of the intents ids that st holds pending:
+// intents of this process whose write failed, which it never sent. It
+// returns the ids it closed.
+func closeUnsent(st *ledger.State, ids []string, now time.Time) []string {
+	var closed []string
+	for _, id := range ids {
+		if r := st.Find(id); r != nil && r.Outcome == ledger.Pending {
+			r.Outcome, r.Error, r.FinishedAt = ledger.NotSent, errUnsentWrite.Error(), now
+			closed = append(closed, id)
+		}
+	}
+	return closed
 }
 
 // retention is how long finished records are kept: longer than every span the
