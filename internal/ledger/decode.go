@@ -30,6 +30,9 @@ func Decode(data []byte) (State, error) {
 		return State{}, fmt.Errorf("%w: version %d, this one reads version %d: upgrade topup-watchdog",
 			ErrNewerVersion, s.Version, SchemaVersion)
 	}
+	if s.ClockStep != nil && s.ClockStep.legacy {
+		s.ClockStep = nil // a step mark of an earlier version: no lineage, no offset
+	}
 	if err := s.Validate(); err != nil {
 		return State{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
@@ -50,7 +53,7 @@ func unmarshalStrict(data []byte, v any) error {
 }
 
 // Validate reports the first thing wrong with s: a version other than
-// SchemaVersion, a clock mark or a clock step mark without its fields, or a
+// SchemaVersion, a clock mark without its fields or a clock step mark without its lineage, or a
 // record with an empty id, an id an earlier record uses, an unknown outcome
 // or no time. Paths in the message are those of the JSON file, such as
 // topups[2].id.
@@ -61,8 +64,8 @@ func (s State) Validate() error {
 	if m := s.Clock; m != nil && (m.BootID == "" || m.Wall.IsZero()) {
 		return errors.New("clock: boot_id and wall are required")
 	}
-	if m := s.ClockStep; m != nil && (m.Step == 0 || m.At.IsZero()) {
-		return errors.New("clock_step: step_ns and at are required")
+	if m := s.ClockStep; m != nil && m.Lineage == "" {
+		return errors.New("clock_step: lineage is required")
 	}
 	seen := make(map[string]int, len(s.TopUps))
 	for i, r := range s.TopUps {

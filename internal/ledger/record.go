@@ -7,6 +7,7 @@
 package ledger
 
 import (
+	"errors"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -112,10 +113,11 @@ type State struct {
 	// clock, so that a later process on the same boot can tell a step of
 	// the wall clock made while no watchdog was watching. Nil until written.
 	Clock *ClockMark `json:"clock,omitempty"`
-	// ClockStep is the last step of a fleet's clock (Redis's TIME) that a
-	// replica applied to the records (Shift), so that the others, which saw
-	// the same step, do not apply it again. Only the Redis ledger sets it;
-	// nil until a step is applied.
+	// ClockStep is the sum of the steps of a fleet's clock (Redis's TIME)
+	// applied to the records (Shift) since this ledger was created, with a
+	// random lineage naming that creation, so that each replica applies only
+	// the steps it saw that the ledger does not hold yet. Only the Redis
+	// ledger sets it.
 	ClockStep *ClockStep `json:"clock_step,omitempty"`
 	// Reading is the last balance reading, which a fleet's replicas share
 	// so that only one of them reads each tick. It is not part of the
@@ -146,12 +148,47 @@ type ClockMark struct {
 	Wall      time.Time     `json:"wall"`
 }
 
-// ClockStep is one step of a fleet's clock, applied to the ledger's times.
+// ClockStep is how far a ledger's times were moved by the steps of the
+// fleet's clock since it was created.
 type ClockStep struct {
-	// Step is how far the clock moved: forward when positive.
-	Step time.Duration `json:"step_ns"`
-	// At is when it was applied, on the clock after the step.
-	At time.Time `json:"at"`
+	// Lineage names one creation of the ledger: a ledger written again
+	// after Redis lost it has another.
+	Lineage string `json:"lineage"`
+	// Offset is the sum of every step applied to the ledger: forward when
+	// positive.
+	Offset time.Duration `json:"offset_ns"`
+	// legacy is set on the mark of an earlier version (one step and when
+	// it was applied), which Decode drops.
+	legacy bool
+}
+
+// UnmarshalJSON reads the mark, and that of an earlier version (step_ns
+// and at), which it flags legacy.
+func (m *ClockStep) UnmarshalJSON(b []byte) error {
+	var v struct {
+		Lineage *string        `json:"lineage"`
+		Offset  *time.Duration `json:"offset_ns"`
+		Step    *time.Duration `json:"step_ns"`
+		At      *time.Time     `json:"at"`
+	}
+	if err := unmarshalStrict(b, &v); err != nil {
+		return err
+	}
+	*m = ClockStep{}
+	if v.Lineage == nil && v.Offset == nil && (v.Step != nil || v.At != nil) {
+		m.legacy = true
+		return nil
+	}
+	if v.Step != nil || v.At != nil {
+		return errors.New("clock_step: step_ns and at are of an earlier version, not with lineage")
+	}
+	if v.Lineage != nil {
+		m.Lineage = *v.Lineage
+	}
+	if v.Offset != nil {
+		m.Offset = *v.Offset
+	}
+	return nil
 }
 
 // Clone returns a deep copy of s.

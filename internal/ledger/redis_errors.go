@@ -30,15 +30,23 @@ func urlError(raw string, err error) error {
 	}
 	reason := strings.TrimPrefix(strings.TrimPrefix(err.Error(), "redis: "), "net/url: ")
 	reason = quoted.ReplaceAllString(reason, "(value not shown)")
-	if strings.HasPrefix(reason, "invalid URL scheme") { // it echoes the scheme, lowercased
-		reason = "invalid URL scheme: want redis://, rediss:// or unix://"
-	}
 	if u, perr := url.Parse(raw); perr == nil && u.User != nil {
 		if pw, ok := u.User.Password(); ok && pw != "" {
 			reason = strings.ReplaceAll(reason, pw, "xxxxx")
 		}
 	}
 	reason = strings.ReplaceAll(reason, raw, "(the URL)")
+	if strings.Contains(raw, "@") && strings.ContainsAny(reason, "@:/?&#") {
+		// The URL holds credentials, and the reason quotes a piece of the
+		// URL unquoted (go-redis names an unknown query option as is): a
+		// password with an unescaped '?' or '&' lands in the query. Say
+		// only what the reason is about.
+		reason, _, _ = strings.Cut(reason, ":")
+		reason += " (value not shown; percent-encode '/', '?', '#', '&' and '@' in a password)"
+	}
+	if strings.HasPrefix(reason, "invalid URL scheme") { // it echoes the scheme, lowercased
+		reason = "invalid URL scheme: want redis://, rediss:// or unix://"
+	}
 	return fmt.Errorf("not a redis URL: %s", reason)
 }
 

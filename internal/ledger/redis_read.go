@@ -130,28 +130,46 @@ func (r *Redis) View(ctx context.Context) (State, error) {
 	if err != nil {
 		return State{}, err
 	}
+	read := sn.state
+	present := presentIDs(read)
 	r.restore(&sn.state, seq, tm.Val(), sn.missing)
+	r.noteFrames(sn.state, present, frameOf(read))
+	plan := r.planClock(read, sn.missing)
+	r.applyClock(&sn.state, present, plan) // what the next Update writes
+	if !plan.changes() {
+		r.settleClock(plan, false)
+	}
 	return sn.state, nil
 }
 
 // tickScript takes the tick for ARGV[1] for ARGV[2] milliseconds, unless
 // another replica holds it, and returns in the same round trip what a check
 // needs: whether it won, the holder, Redis's TIME, the ledger and the
-// reading. A tick key without a TTL (written by a stranger, a restored
-// dump, a PERSIST) or held for longer than twice the asker's lease (by a
-// replica on a much slower schedule, or since Redis's clock stepped back)
-// does not hold: the asker takes it, so that no holder stops the fleet's
-// checks for longer than twice a lease.
+// reading. The tick key holds "<replica>\n<lease_ms>": the holder and its
+// own lease. A tick key without a TTL (written by a stranger, a restored
+// dump, a PERSIST), or held for longer than twice the holder's own lease
+// (since Redis's clock stepped back), does not hold: the asker takes it, so
+// that no holder stops the fleet's checks for longer than twice its lease.
+// A holder on a longer schedule than the asker's holds its whole lease. A
+// value without a lease (a replica of an earlier version) is judged by the
+// asker's lease, as that version did.
 var tickScript = redis.NewScript(`
-local holder = redis.call('GET', KEYS[1])
+local v = redis.call('GET', KEYS[1])
+local holder, held = v, nil
+if v then
+  local name, ms = string.match(v, '^(.*)\n(%d+)$')
+  if name then
+    holder, held = name, tonumber(ms)
+  end
+end
 local won = 0
-local take = not holder or holder == ARGV[1]
+local take = not v or holder == ARGV[1]
 if not take then
   local left = redis.call('PTTL', KEYS[1])
-  take = left == -1 or left > 2 * tonumber(ARGV[2])
+  take = left == -1 or left > 2 * (held or tonumber(ARGV[2]))
 end
 if take then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  redis.call('SET', KEYS[1], ARGV[1] .. '\n' .. ARGV[2], 'PX', ARGV[2])
   holder = ARGV[1]
   won = 1
 end
@@ -160,8 +178,8 @@ return {won, holder, t[1], t[2], redis.call('GET', KEYS[2]), redis.call('GET', K
 `)
 
 // Tick asks for the schedule's tick, for lease, in one round trip. When it
-// finds records that Redis lost, or a step of Redis's clock waits to be
-// applied to the ledger, it writes the ledger at once, won or lost, with an
+// finds records that Redis lost, or a step of Redis's clock it saw (applied
+// to the ledger or not: the Update settles it), it writes the ledger at once, won or lost, with an
 // Update that changes nothing else; should that fail, it logs why and the
 // next Update writes them.
 func (r *Redis) Tick(ctx context.Context, lease time.Duration) (Tick, error) {
@@ -189,13 +207,21 @@ func (r *Redis) Tick(ctx context.Context, lease time.Duration) (Tick, error) {
 		return Tick{}, err
 	}
 	r.anchor(now, t0, t1)
+	read := sn.state
+	present := presentIDs(read)
 	lost := r.restore(&sn.state, seq, now, sn.missing)
+	r.noteFrames(sn.state, present, frameOf(read))
+	plan := r.planClock(read, sn.missing)
+	r.applyClock(&sn.state, present, plan)
 	t.Last = sn.state.Reading
+	if !plan.changes() && len(plan.ids) == 0 {
+		r.settleClock(plan, false) // a ledger adopted, or nothing new
+	}
 	// Records Redis lost are written back at once, won or lost: a replica
 	// that never saw them may win the next tick (rule 11); and a step of
 	// Redis's clock is applied at once: the tick's holder may have started
 	// after it and cannot see it.
-	if lost || r.stepsPending() {
+	if lost || (!sn.missing && (plan.changes() || len(plan.ids) > 0)) {
 		if err := r.Update(ctx, func(*State) error { return nil }); err != nil && ctx.Err() == nil {
 			r.o.Log.Warn(msgTickWriteBack, zap.Error(err))
 		}

@@ -122,8 +122,8 @@ func TestRedisClockStepMovesTheLedgerOnce(t *testing.T) {
 			if got := time.Duration(m["step_ms"].(int64)) * time.Millisecond; (got-step).Abs() > 100*time.Millisecond || m["step"] == nil {
 				t.Errorf("the line's fields = %v, want step and step_ms of about %v", m, step)
 			}
-			if mk := st.ClockStep; mk == nil || (mk.Step-step).Abs() > 100*time.Millisecond || c.Now().Sub(mk.At).Abs() > 5*time.Second {
-				t.Errorf("the step mark = %+v, want %v applied a moment ago", mk, step)
+			if mk := st.ClockStep; mk == nil || mk.Lineage == "" || (mk.Offset-step).Abs() > 100*time.Millisecond {
+				t.Errorf("the step mark = %+v, want an offset of %v", mk, step)
 			}
 			if n := alogs.FilterMessage(msgRedisClockStepped).Len() + blogs.FilterMessage(msgRedisClockStepped).Len(); n != 2 {
 				t.Errorf("%d %q lines, want one of each replica that saw it", n, msgRedisClockStepped)
@@ -303,9 +303,9 @@ func TestRedisGarbageReadingIsIgnoredAndOverwritten(t *testing.T) {
 }
 
 // Finding 8: a tick key without a TTL (a stranger's, a restored dump, a
-// PERSIST) or held with a lease far longer than the asker's (a replica on a
-// slower schedule, Redis's clock stepped back) stopped the fleet's checks.
-// The asker takes it; a normal lease is still respected.
+// PERSIST) or held far longer than its holder's own lease (Redis's clock
+// stepped back) stopped the fleet's checks. The asker takes it; a lease,
+// however longer than the asker's, is still respected.
 func TestRedisTickLeaseStrangerAndOverlongLease(t *testing.T) {
 	srv := redistest.Start(t)
 	ctx := context.Background()
@@ -336,8 +336,18 @@ func TestRedisTickLeaseStrangerAndOverlongLease(t *testing.T) {
 	if tk := tick(slow, time.Hour); !tk.Won {
 		t.Fatalf("the slow replica's Tick = %+v, want it won", tk)
 	}
+	// A holder on a slower schedule holds its own lease, however short the
+	// asker's: two schedules do not both win one run time.
+	if tk := tick(a, time.Second); tk.Won || tk.Holder != "replica-slow" {
+		t.Errorf("Tick (1s) against a lease of 1h just begun = %+v, want it lost to replica-slow", tk)
+	}
+	// Held for more than twice the holder's own lease (Redis's clock
+	// stepped back): taken.
+	if err := c.Set(ctx, a.keys.tick, "replica-slow\n1000", time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
 	if tk := tick(a, time.Second); !tk.Won || tk.Holder != "replica-a" {
-		t.Errorf("Tick (1s) against a lease of 1h = %+v, want it taken", tk)
+		t.Errorf("Tick (1s) against a lease of 1s stretched to 1h = %+v, want it taken", tk)
 	}
 
 	// A lease at most twice the asker's is respected; its holder renews it.
@@ -481,20 +491,28 @@ func TestRedisClockStepNeedsMoreThanTheRoundTrips(t *testing.T) {
 
 func TestClockStepMarkIsValidated(t *testing.T) {
 	for _, tt := range []struct{ json, want string }{
-		{`{"version":1,"refilling":false,"topups":[],"clock_step":{"step_ns":0,"at":"2026-01-02T03:04:05Z"}}`, "clock_step: step_ns and at are required"},
-		{`{"version":1,"refilling":false,"topups":[],"clock_step":{"step_ns":3600000000000}}`, "clock_step: step_ns and at are required"},
+		{`{"version":1,"refilling":false,"topups":[],"clock_step":{"offset_ns":3600000000000}}`, "clock_step: lineage is required"},
+		{`{"version":1,"refilling":false,"topups":[],"clock_step":{"lineage":"","offset_ns":0}}`, "clock_step: lineage is required"},
 	} {
 		if _, err := Decode([]byte(tt.json)); err == nil || !errors.Is(err, ErrCorrupt) || err.Error() != "corrupt: "+tt.want {
 			t.Errorf("Decode(%s) = %v, want %q", tt.json, err, tt.want)
 		}
 	}
-	s, err := Decode([]byte(`{"version":1,"refilling":false,"topups":[],"clock_step":{"step_ns":3600000000000,"at":"2026-01-02T03:04:05Z"}}`))
-	if err != nil || s.ClockStep == nil || s.ClockStep.Step != time.Hour {
+	if _, err := Decode([]byte(`{"version":1,"refilling":false,"topups":[],"clock_step":{"lineage":"x","offset_ns":1,"step_ns":1}}`)); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Decode of a mark of both versions = %v, want it corrupt", err)
+	}
+	// The mark of the earlier version (the last step and when it was
+	// applied) is dropped: no lineage is known.
+	if s, err := Decode([]byte(`{"version":1,"refilling":false,"topups":[],"clock_step":{"step_ns":3600000000000,"at":"2026-01-02T03:04:05Z"}}`)); err != nil || s.ClockStep != nil {
+		t.Errorf("Decode of an earlier mark = %+v, %v; want it dropped", s.ClockStep, err)
+	}
+	s, err := Decode([]byte(`{"version":1,"refilling":false,"topups":[],"clock_step":{"lineage":"0123abcd","offset_ns":3600000000000}}`))
+	if err != nil || s.ClockStep == nil || s.ClockStep.Offset != time.Hour || s.ClockStep.Lineage != "0123abcd" {
 		t.Fatalf("Decode = %+v, %v", s.ClockStep, err)
 	}
 	c := s.Clone()
-	c.ClockStep.Step = time.Minute
-	if s.ClockStep.Step != time.Hour {
+	c.ClockStep.Offset = time.Minute
+	if s.ClockStep.Offset != time.Hour {
 		t.Error("Clone shares the step mark")
 	}
 }

@@ -90,8 +90,11 @@ func (r *Redis) attempt(ctx context.Context, tx *redis.Tx, fn func(*State) error
 	}
 	*missing = *missing || sn.missing
 	merged := sn.state
+	present := presentIDs(merged)
 	r.restore(&merged, seq, now, sn.missing)
-	steps := r.applySteps(&merged, now)
+	r.noteFrames(merged, present, frameOf(sn.state))
+	plan := r.planClock(sn.state, sn.missing)
+	r.applyClock(&merged, present, plan)
 
 	next := merged.Clone()
 	if err := fn(&next); err != nil {
@@ -119,7 +122,7 @@ func (r *Redis) attempt(ctx context.Context, tx *redis.Tx, fn func(*State) error
 	writeLedger := !bytes.Equal(data, sn.base) || sn.missing
 	writeReading := !bytes.Equal(reading, sn.readingBase)
 	if !writeLedger && !writeReading {
-		r.settleSteps(steps) // each was applied already
+		r.settleClock(plan, false) // the ledger holds it already
 		return refused
 	}
 	if err := ctx.Err(); err != nil {
@@ -154,7 +157,8 @@ func (r *Redis) attempt(ctx context.Context, tx *redis.Tx, fn func(*State) error
 		}
 	}
 	r.committed(merged, saved, now)
-	r.settleSteps(steps)
+	r.noteFrames(saved, nil, plan.target)
+	r.settleClock(plan, true)
 	return refused
 }
 

@@ -389,3 +389,54 @@ func TestAClaimIsDatedByTheClockItsTransactionRead(t *testing.T) {
 		t.Errorf("%d records redated, want none", n)
 	}
 }
+
+// failingOnce fails its first Update after fn ran without keeping the
+// result, and keeps what fn wrote in lost, as a transaction whose reply was
+// lost and that Redis runs later.
+type failingOnce struct {
+	*ledger.Memory
+	failed bool
+	lost   ledger.State
+}
+
+func (l *failingOnce) Update(ctx context.Context, fn func(*ledger.State) error) error {
+	if !l.failed {
+		l.failed = true
+		st, _ := l.View(ctx)
+		if err := fn(&st); err != nil {
+			return err
+		}
+		l.lost = st
+		return errors.New("redis ledger: update: i/o timeout")
+	}
+	return l.Memory.Update(ctx, fn)
+}
+
+// An intent whose write failed but lands later than the next update (Redis
+// ran the transaction after the client gave up on it) is still closed
+// not_sent when it shows: this process never sent it.
+func TestAnIntentWhoseWriteLandsLateIsClosedWhenItShows(t *testing.T) {
+	l := &failingOnce{Memory: ledger.NewMemory(ledger.State{})}
+	r := newReplica(t, "5", l)
+	r.w.check(context.Background(), time.Second) // the claim's write "fails"
+	r.api.set("50")
+	r.w.check(context.Background(), time.Second) // the write has not landed yet
+	intent := l.lost.TopUps[0]
+	if err := l.Memory.Update(context.Background(), func(st *ledger.State) error {
+		st.TopUps = append(st.TopUps, intent) // now it lands
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r.w.check(context.Background(), time.Second)
+	st, _ := l.View(context.Background())
+	if got := st.Find(intent.ID); got == nil || got.Outcome != ledger.NotSent {
+		t.Fatalf("the late intent %+v, want it closed not_sent", got)
+	}
+	if n := len(r.logs.FilterMessage(msgUnsentClosed).All()); n != 1 {
+		t.Errorf("%d intent-closed lines, want 1", n)
+	}
+	if r.api.sent() != 0 {
+		t.Errorf("%d top-ups sent, want none", r.api.sent())
+	}
+}

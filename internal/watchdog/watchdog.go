@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -133,10 +134,12 @@ type Watchdog struct {
 	seen ledger.State
 	// unsent are the intents whose write failed (under mu): the write may
 	// have landed all the same (a reply lost after Redis applied it, a file
-	// renamed before its fsync failed), and this process never sent them.
-	// The next update that finds one pending closes it not_sent, so that it
-	// holds no window.
-	unsent []string
+	// renamed before its fsync failed, a transaction Redis ran after the
+	// client had given up on it), and this process never sent them. An
+	// update that finds one pending closes it not_sent, so that it holds no
+	// window; one not found yet is looked for until its window would have
+	// ended.
+	unsent []ledger.Record
 }
 
 // New returns a Watchdog over api and l.
@@ -304,7 +307,7 @@ func (w *Watchdog) decide(ctx context.Context, bal vonage.Balance) (claim, error
 		if c.intent != nil { // the intent that would have opened the window is not written
 			c.windowOpen = false
 			if ran {
-				w.unsent = append(w.unsent, c.intent.ID)
+				w.unsent = append(w.unsent, *c.intent)
 			}
 		}
 		w.reportDecision(now, bal, c, false)
@@ -312,7 +315,7 @@ func (w *Watchdog) decide(ctx context.Context, bal vonage.Balance) (claim, error
 		return claim{}, err
 	}
 	w.seen = seen
-	w.unsent = nil
+	w.unsent = stillUnsent(w.unsent, c.closed, now, w.opts.Settings)
 	c.lost = c.lost && c.intent == nil
 	w.clock.applied(pending)
 	w.logUnseenStep(unseen)
@@ -389,18 +392,31 @@ func (w *Watchdog) tick(ctx context.Context, lease time.Duration) bool {
 // errUnsentWrite is the error of an intent closed by closeUnsent.
 var errUnsentWrite = errors.New("the write of this intent failed, so it was never sent; it landed all the same")
 
-// closeUnsent closes not_sent each of the intents ids that st holds pending:
-// intents of this process whose write failed, which it never sent. It
-// returns the ids it closed.
-func closeUnsent(st *ledger.State, ids []string, now time.Time) []string {
+// closeUnsent closes not_sent each of the intents unsent that st holds
+// pending: intents of this process whose write failed, which it never
+// sent. It returns the ids it closed.
+func closeUnsent(st *ledger.State, unsent []ledger.Record, now time.Time) []string {
 	var closed []string
-	for _, id := range ids {
-		if r := st.Find(id); r != nil && r.Outcome == ledger.Pending {
+	for _, u := range unsent {
+		if r := st.Find(u.ID); r != nil && r.Outcome == ledger.Pending {
 			r.Outcome, r.Error, r.FinishedAt = ledger.NotSent, errUnsentWrite.Error(), now
-			closed = append(closed, id)
+			closed = append(closed, u.ID)
 		}
 	}
 	return closed
+}
+
+// stillUnsent is unsent without the intents closed and those whose window
+// would have ended by now, had they been sent: a write that lands later
+// than that holds no window anyway.
+func stillUnsent(unsent []ledger.Record, closed []string, now time.Time, s policy.Settings) []ledger.Record {
+	var out []ledger.Record
+	for _, u := range unsent {
+		if !slices.Contains(closed, u.ID) && s.InWindow(u.PolicyTopUp(), now) {
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 // retention is how long finished records are kept: longer than every span the
