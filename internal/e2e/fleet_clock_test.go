@@ -2,18 +2,16 @@ package e2e
 
 import (
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
+	"github.com/topup-watchdog/topup-watchdog/internal/redistest"
 	"github.com/topup-watchdog/topup-watchdog/internal/sim"
 )
 
 // Redis's own clock steps (its host's NTP, a VM restore): the fleet's clock
 // is Redis's TIME, so the ledger's times must move with it. redis-server
-// runs under an LD_PRELOAD shim (../ledger/testdata/redisclock.c) that adds
+// runs under an LD_PRELOAD shim (internal/redistest/testdata/redisclock.c) that adds
 // the offset, in seconds, written to a file to its wall clock; its
 // monotonic clock is left alone. The replicas are the real binaries.
 
@@ -21,41 +19,24 @@ import (
 // function steps. It skips without gcc.
 func steppedFleet(t *testing.T, o fleetOptions) (*fleet, func(d time.Duration)) {
 	t.Helper()
-	gcc, err := exec.LookPath("gcc")
-	if err != nil {
-		t.Skip("gcc not installed: the shim that steps redis-server's clock cannot be built")
-	}
-	dir := t.TempDir()
-	so := filepath.Join(dir, "redisclock.so")
-	if out, err := exec.Command(gcc, "-shared", "-fPIC", "-O2", "-o", so, "../ledger/testdata/redisclock.c", "-ldl").CombinedOutput(); err != nil {
-		t.Fatalf("build the clock shim: %v\n%s", err, out)
-	}
-	off := filepath.Join(dir, "offset")
-	step := func(d time.Duration) {
-		t.Helper()
-		if err := os.WriteFile(off+".tmp", []byte(strconv.FormatInt(int64(d/time.Second), 10)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(off+".tmp", off); err != nil {
-			t.Fatal(err)
-		}
-	}
-	step(0)
+	env, step := redistest.ClockShim(t)
 	// Only redis-server starts with the shim: the replicas get exactly
 	// their own environment (proc_test.go), and the variables are gone once
 	// the server runs. t.Setenv keeps the test off the parallel ones.
-	t.Setenv("LD_PRELOAD", so)
-	t.Setenv("REDISCLOCK_OFFSET_FILE", off)
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
 	f := newFleet(t, o)
-	_ = os.Unsetenv("LD_PRELOAD")
-	_ = os.Unsetenv("REDISCLOCK_OFFSET_FILE")
+	for k := range env {
+		_ = os.Unsetenv(k)
+	}
 	return f, step
 }
 
 // Redis's clock steps forward an hour while a top-up is applied and
 // uncredited inside its window: the ledger's times move with it, so the
 // window holds and no second top-up goes out for the same need.
-func TestFleetReviewRedisClockStepForwardKeepsTheWindow(t *testing.T) {
+func TestFleetRedisClockStepForwardKeepsTheWindow(t *testing.T) {
 	const window = 30 * time.Second
 	f, step := steppedFleet(t, fleetOptions{
 		account: sim.Config{Balance: eur("5"), AutoReload: true, TopUpAmount: eur("50"), CreditDelay: 40 * time.Second},
@@ -79,7 +60,7 @@ func TestFleetReviewRedisClockStepForwardKeepsTheWindow(t *testing.T) {
 // it would have, and the next top-up for the unmet need goes out then. (Not
 // moved, the intent would lie an hour ahead, and the watchdog would redate
 // it to the first check after the step: a window 5s too long here.)
-func TestFleetReviewRedisClockStepBackKeepsTheWindowItsLength(t *testing.T) {
+func TestFleetRedisClockStepBackKeepsTheWindowItsLength(t *testing.T) {
 	const window = 8 * time.Second
 	f, step := steppedFleet(t, fleetOptions{
 		account: sim.Config{Balance: eur("5"), AutoReload: true, TopUpAmount: eur("50"), CreditDelay: time.Minute},

@@ -10,7 +10,7 @@ import (
 // round trip between them (a missed tick, a pause) and sees one combined
 // step, which the mark (only the last step) does not match: a applies it
 // again.
-func TestRedisClock2TwoStepsOneReplicaSawThemAsOne(t *testing.T) {
+func TestRedisTwoStepsSeenAsOneAreAppliedOnce(t *testing.T) {
 	srv, setStep := steppedRedis(t)
 	ctx := context.Background()
 	a := openRedisQuiet(t, srv, func(o *RedisOptions) { o.Replica = "replica-a" })
@@ -47,7 +47,7 @@ func TestRedisClock2TwoStepsOneReplicaSawThemAsOne(t *testing.T) {
 // a second step back of the same size within the first's size: the
 // mark of the first (At after the second's 'after') hides it; no replica
 // applies it.
-func TestRedisClock2SecondStepBackOfTheSameSizeIsApplied(t *testing.T) {
+func TestRedisASecondStepOfTheSameSizeIsApplied(t *testing.T) {
 	srv, setStep := steppedRedis(t)
 	a := openRedisQuiet(t, srv)
 	seedLedger(t, srv, a)

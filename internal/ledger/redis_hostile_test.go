@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -24,39 +21,16 @@ import (
 // its monotonic clock is left alone. It skips without gcc.
 func steppedRedis(t *testing.T) (*redistest.Server, func(time.Duration)) {
 	t.Helper()
-	so := buildClockShim(t)
-	off := filepath.Join(t.TempDir(), "offset")
-	step := func(d time.Duration) {
-		t.Helper()
-		if err := os.WriteFile(off+".tmp", []byte(strconv.FormatInt(int64(d/time.Second), 10)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(off+".tmp", off); err != nil {
-			t.Fatal(err)
-		}
-	}
-	step(0)
+	env, step := redistest.ClockShim(t)
 	// Only redis-server gets the shim: the variables are gone once it runs.
-	t.Setenv("LD_PRELOAD", so)
-	t.Setenv("REDISCLOCK_OFFSET_FILE", off)
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
 	srv := redistest.Start(t)
-	_ = os.Unsetenv("LD_PRELOAD")
-	_ = os.Unsetenv("REDISCLOCK_OFFSET_FILE")
+	for k := range env {
+		_ = os.Unsetenv(k)
+	}
 	return srv, step
-}
-
-// buildClockShim compiles testdata/redisclock.c, or skips without gcc.
-func buildClockShim(t *testing.T) string {
-	t.Helper()
-	gcc, err := exec.LookPath("gcc")
-	if err != nil {
-		t.Skip("gcc not installed: the shim that steps redis-server's clock cannot be built")
-	}
-	so := filepath.Join(t.TempDir(), "redisclock.so")
-	if out, err := exec.Command(gcc, "-shared", "-fPIC", "-O2", "-o", so, "testdata/redisclock.c", "-ldl").CombinedOutput(); err != nil {
-		t.Fatalf("build the clock shim: %v\n%s", err, out)
-	}
-	return so
 }
 
 // fleetRecord is a pending record decided now on r's fleet clock.

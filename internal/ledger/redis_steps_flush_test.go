@@ -39,7 +39,7 @@ func (f *failPipelines) ProcessPipelineHook(next redis.ProcessPipelineHook) redi
 // claim but its write-back failed (step left pending); Redis then loses the
 // ledger. a's next Tick puts back the claim it remembers (already shifted)
 // and, finding no mark, shifts it again.
-func TestRedis2StepThenFailedWriteBackThenFlush(t *testing.T) {
+func TestRedisAStepThenAFailedWriteBackThenAFlushMovesRecordsOnce(t *testing.T) {
 	srv, setStep := steppedRedis(t)
 	ctx := context.Background()
 	a := openRedisQuiet(t, srv, func(o *RedisOptions) { o.Replica = "replica-a" })
@@ -79,7 +79,7 @@ func TestRedis2StepThenFailedWriteBackThenFlush(t *testing.T) {
 // both share, the short-lease holder's lease has just ended; the long-lease
 // replica takes it, then the short one takes it over (left > 2x its lease):
 // both win the same tick and both read the balance.
-func TestRedis2TwoSchedulesBothWinTheSameTick(t *testing.T) {
+func TestRedisTwoSchedulesDoNotBothWinATick(t *testing.T) {
 	srv := redistest.Start(t)
 	ctx := context.Background()
 	short := openRedisQuiet(t, srv, func(o *RedisOptions) { o.Replica = "every-1m" })
