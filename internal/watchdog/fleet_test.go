@@ -3,6 +3,7 @@ package watchdog
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -435,6 +436,39 @@ func TestAnIntentWhoseWriteLandsLateIsClosedWhenItShows(t *testing.T) {
 	}
 	if n := len(r.logs.FilterMessage(msgUnsentClosed).All()); n != 1 {
 		t.Errorf("%d intent-closed lines, want 1", n)
+	}
+	if r.api.sent() != 0 {
+		t.Errorf("%d top-ups sent, want none", r.api.sent())
+	}
+}
+
+// recreatingLedger answers every Update as a Redis ledger does whose ledger
+// key is missing at every check: it runs fn and refuses the claim.
+type recreatingLedger struct{ *ledger.Memory }
+
+func (l recreatingLedger) Update(ctx context.Context, fn func(*ledger.State) error) error {
+	st, _ := l.View(ctx)
+	if err := fn(&st); err != nil {
+		return err
+	}
+	return fmt.Errorf("redis ledger: update: %w", ledger.ErrLedgerRecreated)
+}
+
+// A claim refused on a re-created ledger is expected once (after a flush, at
+// a new fleet's first need) and logged as a warning; refused again at the
+// next check, Redis is losing the ledger every time and no claim gets
+// through: an error.
+func TestALedgerLostAtEveryCheckIsAnErrorFromTheSecondTime(t *testing.T) {
+	r := newReplica(t, "5", recreatingLedger{ledger.NewMemory(ledger.State{})})
+	for range 3 {
+		r.w.check(context.Background(), time.Second)
+	}
+	var levels []string
+	for _, e := range r.logs.FilterMessage(msgLedgerFailed).All() {
+		levels = append(levels, e.Level.String())
+	}
+	if fmt.Sprint(levels) != "[warn error error]" {
+		t.Errorf("ledger-failed levels %v, want [warn error error]", levels)
 	}
 	if r.api.sent() != 0 {
 		t.Errorf("%d top-ups sent, want none", r.api.sent())

@@ -108,8 +108,13 @@ func (w *Watchdog) reportDecision(now time.Time, bal vonage.Balance, c claim, re
 // ledgerFailed logs a ledger that could not be written. Nothing was sent.
 func (w *Watchdog) ledgerFailed(now time.Time, err error, wanted bool) {
 	level := zap.ErrorLevel
-	if errors.Is(err, ledger.ErrLedgerRecreated) { // expected once after a flush, or on a new fleet's first need
-		level = zap.WarnLevel
+	if errors.Is(err, ledger.ErrLedgerRecreated) {
+		// Expected once after a flush, or at a new fleet's first need; again
+		// and again, Redis loses the ledger before every check (eviction, a
+		// restart each interval) and no claim gets through.
+		if w.recreated++; w.recreated == 1 {
+			level = zap.WarnLevel
+		}
 	}
 	w.log.Log(level, msgLedgerFailed, zap.Error(err), zap.Bool(fieldTopUpSent, false),
 		zap.Bool("topup_wanted", wanted))

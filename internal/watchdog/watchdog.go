@@ -140,6 +140,9 @@ type Watchdog struct {
 	// window; one not found yet is looked for until its window would have
 	// ended.
 	unsent []ledger.Record
+	// recreated counts the checks in a row whose claim was refused on a
+	// ledger found missing (under mu).
+	recreated int
 }
 
 // New returns a Watchdog over api and l.
@@ -314,7 +317,7 @@ func (w *Watchdog) decide(ctx context.Context, bal vonage.Balance) (claim, error
 		w.ledgerFailed(now, err, c.decision.Action == policy.ActionTopUp && !w.opts.DryRun)
 		return claim{}, err
 	}
-	w.seen = seen
+	w.seen, w.recreated = seen, 0
 	w.unsent = stillUnsent(w.unsent, c.closed, now, w.opts.Settings)
 	c.lost = c.lost && c.intent == nil
 	w.clock.applied(pending)
