@@ -6,6 +6,7 @@
 package policy
 
 import (
+	"slices"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -35,6 +36,9 @@ const (
 	ReasonRateLimited        Reason = "rate_limited"
 	ReasonBackingOff         Reason = "backing_off"
 	ReasonDailyCapReached    Reason = "daily_cap_reached"
+	// ReasonProjectedBelowThreshold: the predictive policy projects the
+	// balance below the threshold within the lead time.
+	ReasonProjectedBelowThreshold Reason = "projected_below_threshold"
 )
 
 // Status is what is known of an earlier top-up request.
@@ -89,6 +93,8 @@ type TopUp struct {
 	// Attempts is how many attempts the request made; a NotSent one with
 	// none never tried (a stop or a pause came first).
 	Attempts int
+	// ConfirmedAt is when a Confirmed request's credit showed up.
+	ConfirmedAt time.Time
 }
 
 // Settings are the operator's limits. Target is at least Threshold.
@@ -106,6 +112,16 @@ type Settings struct {
 	// sent; it doubles with each further one, up to MaxBackoff. 0 turns the
 	// back-off off.
 	Backoff time.Duration
+	// Predictive adds the projection to what wants a top-up
+	// (TOPUP_POLICY=predictive): a refill also starts when the balance
+	// projected LeadTime ahead at the burn rate is below Threshold.
+	Predictive bool
+	// LeadTime is how far ahead the projection looks; 0 means automatic
+	// (LeadTimeFor).
+	LeadTime time.Duration
+	// Interval is the span between two checks of the schedule, which the
+	// automatic lead time counts twice.
+	Interval time.Duration
 }
 
 // MaxBackoff is the longest hold after top-ups that were not sent, unless
@@ -119,8 +135,12 @@ type Input struct {
 	Now        time.Time
 	// Refilling is whether a refill was under way before this reading.
 	Refilling bool
-	// TopUps are the earlier requests; older than a day they no longer matter.
+	// TopUps are the earlier requests, oldest first; older than a day they
+	// no longer matter.
 	TopUps []TopUp
+	// Readings are the earlier balance readings, oldest first, that the
+	// burn rate is estimated from together with this one.
+	Readings []Reading
 }
 
 // Decision is the policy's answer for one Input.
@@ -133,59 +153,97 @@ type Decision struct {
 	// TopUps24h counts the requests of the last 24 hours that may have
 	// reached Vonage.
 	TopUps24h int
+	// RateKnown is whether the readings give a burn rate. When they do,
+	// BurnRate is it, in EUR per minute, and Projected is the balance
+	// LeadTime ahead at that rate (LeadAuto: the automatic lead time).
+	RateKnown bool
+	BurnRate  decimal.Decimal
+	Projected decimal.Decimal
+	LeadTime  time.Duration
+	LeadAuto  bool
 }
 
 // Day is the span of the rolling daily cap.
 const Day = 24 * time.Hour
 
-// Decide applies the top-up rules to one reading.
+// Decide applies the top-up rules to one reading: the first rule of wants
+// that holds wants a top-up and names the reason, and the first rule of
+// blocks that holds blocks it.
 func Decide(s Settings, in Input) Decision {
 	d := Decision{TopUps24h: s.CountLastDay(in.TopUps, in.Now)}
-	if in.Refilling {
-		d.Refilling = in.Balance.LessThan(s.Target)
-	} else {
-		d.Refilling = in.Balance.LessThan(s.Threshold)
+	d.BurnRate, d.RateKnown = BurnRate(append(in.Readings[:len(in.Readings):len(in.Readings)], Reading{At: in.Now, Balance: in.Balance}))
+	if d.RateKnown {
+		d.LeadTime, d.LeadAuto = s.LeadTimeFor(in.TopUps)
+		d.Projected = Project(in.Balance, d.BurnRate, d.LeadTime)
 	}
-	if !d.Refilling {
+	want, ok := first(wants, s, in, d)
+	if !ok {
 		d.Action, d.Reason = ActionNone, ReasonBalanceOK
 		return d
 	}
-	if blocked, ok := blockedBy(s, in, d.TopUps24h); ok {
+	d.Refilling = true
+	if blocked, ok := first(blocks, s, in, d); ok {
 		d.Action, d.Reason = ActionBlocked, blocked
 		return d
 	}
-	d.Action = ActionTopUp
-	d.Reason = ReasonRefilling
-	if in.Balance.LessThan(s.Threshold) {
-		d.Reason = ReasonBelowThreshold
-	}
+	d.Action, d.Reason = ActionTopUp, want
 	return d
 }
 
-// blockedBy returns the first rule, in the contract's order, that blocks a
-// wanted top-up.
-func blockedBy(s Settings, in Input, last24h int) (Reason, bool) {
-	if !in.AutoReload {
-		return ReasonAutoReloadDisabled, true
-	}
-	if s.WindowOpen(in.TopUps, in.Now) {
-		return ReasonWindowOpen, true
-	}
-	for _, t := range in.TopUps {
-		if t.Status == Rejected && within(t.At, in.Now, s.Window) {
-			return ReasonRecentlyRejected, true
+// rule is one rule of the policy: when holds, it wants a top-up (in wants)
+// or blocks one (in blocks), for reason. d is the decision so far: the
+// count of the last day and the projection are known.
+type rule struct {
+	reason Reason
+	holds  func(s Settings, in Input, d Decision) bool
+}
+
+// wants are the rules that want a top-up, in order: the first that holds
+// names the reason. A refill starts below the threshold (or, predictive,
+// projected below it) and goes on until the balance reaches the target.
+var wants = []rule{
+	{ReasonBelowThreshold, func(s Settings, in Input, _ Decision) bool {
+		return in.Balance.LessThan(s.Threshold)
+	}},
+	{ReasonRefilling, func(s Settings, in Input, _ Decision) bool {
+		return in.Refilling && in.Balance.LessThan(s.Target)
+	}},
+	{ReasonProjectedBelowThreshold, func(s Settings, _ Input, d Decision) bool {
+		return s.Predictive && d.RateKnown && d.Projected.LessThan(s.Threshold)
+	}},
+}
+
+// blocks are the rules that block a wanted top-up, in the contract's order:
+// the first that holds names the reason.
+var blocks = []rule{
+	{ReasonAutoReloadDisabled, func(_ Settings, in Input, _ Decision) bool {
+		return !in.AutoReload
+	}},
+	{ReasonWindowOpen, func(s Settings, in Input, _ Decision) bool {
+		return s.WindowOpen(in.TopUps, in.Now)
+	}},
+	{ReasonRecentlyRejected, func(s Settings, in Input, _ Decision) bool {
+		return slices.ContainsFunc(in.TopUps, func(t TopUp) bool {
+			return t.Status == Rejected && within(t.At, in.Now, s.Window)
+		})
+	}},
+	{ReasonRateLimited, func(_ Settings, in Input, _ Decision) bool {
+		return slices.ContainsFunc(in.TopUps, func(t TopUp) bool { return in.Now.Before(t.HoldUntil) })
+	}},
+	{ReasonBackingOff, func(s Settings, in Input, _ Decision) bool {
+		return in.Now.Before(s.BackoffUntil(in.TopUps))
+	}},
+	{ReasonDailyCapReached, func(s Settings, _ Input, d Decision) bool {
+		return d.TopUps24h >= s.MaxPerDay
+	}},
+}
+
+// first returns the reason of the first of rules that holds.
+func first(rules []rule, s Settings, in Input, d Decision) (Reason, bool) {
+	for _, r := range rules {
+		if r.holds(s, in, d) {
+			return r.reason, true
 		}
-	}
-	for _, t := range in.TopUps {
-		if in.Now.Before(t.HoldUntil) {
-			return ReasonRateLimited, true
-		}
-	}
-	if in.Now.Before(s.BackoffUntil(in.TopUps)) {
-		return ReasonBackingOff, true
-	}
-	if last24h >= s.MaxPerDay {
-		return ReasonDailyCapReached, true
 	}
 	return "", false
 }

@@ -86,7 +86,7 @@ func (r Record) MayHaveReached() bool {
 
 // PolicyTopUp is the record as the policy sees it.
 func (r Record) PolicyTopUp() policy.TopUp {
-	t := policy.TopUp{At: r.At, Ended: r.FinishedAt, HoldUntil: r.HoldUntil, Attempts: r.Attempts}
+	t := policy.TopUp{At: r.At, Ended: r.FinishedAt, HoldUntil: r.HoldUntil, Attempts: r.Attempts, ConfirmedAt: r.ConfirmedAt}
 	switch {
 	case r.Outcome == Rejected:
 		if !r.FinishedAt.IsZero() {
@@ -124,6 +124,9 @@ type State struct {
 	// encoding: a File does not keep it (its one watchdog has it in
 	// memory), a Redis ledger keeps it under a key of its own.
 	Reading *Reading `json:"-"`
+	// Readings are the recent balance readings the burn rate is estimated
+	// from, oldest first, bounded by AddReading. They survive a restart.
+	Readings []Reading `json:"readings,omitempty"`
 }
 
 // Reading is one balance reading, on the fleet's clock.
@@ -207,7 +210,33 @@ func (s State) Clone() State {
 		r := *s.Reading
 		c.Reading = &r
 	}
+	c.Readings = append([]Reading(nil), s.Readings...)
 	return c
+}
+
+// AddReading appends r to the readings, first dropping those it does not
+// follow (a clock that went back), then keeps at most policy.MaxReadings of
+// them, none older than policy.ReadingsAge before r.
+func (s *State) AddReading(r Reading) {
+	rs := s.Readings
+	for len(rs) > 0 && !rs[len(rs)-1].At.Before(r.At) {
+		rs = rs[:len(rs)-1]
+	}
+	rs = append(rs, r)
+	drop := 0
+	for drop < len(rs)-1 && (len(rs)-drop > policy.MaxReadings || r.At.Sub(rs[drop].At) > policy.ReadingsAge) {
+		drop++
+	}
+	s.Readings = append(s.Readings[:0], rs[drop:]...)
+}
+
+// PolicyReadings returns the readings as the burn rate sees them.
+func (s State) PolicyReadings() []policy.Reading {
+	out := make([]policy.Reading, len(s.Readings))
+	for i, r := range s.Readings {
+		out[i] = policy.Reading{At: r.At, Balance: r.Balance}
+	}
+	return out
 }
 
 // Find returns the record with the given id, or nil.
@@ -290,6 +319,9 @@ func (s *State) Shift(d time.Duration) {
 			}
 		}
 	}
+	for i := range s.Readings {
+		s.Readings[i].At = s.Readings[i].At.Add(d)
+	}
 }
 
 // ClampAhead redates, as of now, every time of a record that lies more than
@@ -313,6 +345,12 @@ func (s *State) ClampAhead(now time.Time, slack time.Duration) []string {
 			}
 		}
 		ids = append(ids, r.ID)
+	}
+	for i := range s.Readings {
+		if s.Readings[i].At.Sub(now) > slack {
+			s.Readings = s.Readings[:i] // read while the clock was ahead: the rate would be wrong
+			break
+		}
 	}
 	return ids
 }

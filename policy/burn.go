@@ -1,0 +1,132 @@
+package policy
+
+import (
+	"slices"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// Reading is one balance reading, as the burn rate sees it.
+type Reading struct {
+	At      time.Time
+	Balance decimal.Decimal
+}
+
+// The bounds of the readings the burn rate is estimated from: the ledger
+// keeps at most MaxReadings, none older than ReadingsAge before the newest.
+const (
+	MaxReadings = 16
+	ReadingsAge = time.Hour
+)
+
+// RateSpans is how many of the newest spans between readings the burn rate
+// takes the median of.
+const RateSpans = 5
+
+// ratePlaces is the precision of a burn rate, in decimal places of EUR per
+// minute.
+const ratePlaces = 6
+
+var minute = decimal.NewFromInt(int64(time.Minute))
+
+// Spend is what was spent between two readings: the fall of the balance, or
+// zero when it rose (a credit is not negative spend).
+func Spend(from, to decimal.Decimal) decimal.Decimal {
+	if to.LessThan(from) {
+		return from.Sub(to)
+	}
+	return decimal.Zero
+}
+
+// BurnRate estimates the EUR spent per minute from readings, oldest first.
+//
+// Each span between two consecutive readings whose balance did not rise
+// gives a rate: its fall over its length. A span whose balance rose is left
+// out, neither zero nor negative: a credit landed in it and hides the spend.
+// The estimate is the median of the RateSpans newest rates inside
+// ReadingsAge of the newest reading, so that one odd reading (a glitch low or
+// high gives one steep span, never two) does not move it, a jump in pace
+// shows by the third span at that pace, and it lets go three spans after a
+// burst ends. With fewer than three rates it is the lowest of them: a single
+// steep span is not yet a pace. ok is false when no span gives a rate.
+func BurnRate(readings []Reading) (rate decimal.Decimal, ok bool) {
+	rates := make([]decimal.Decimal, 0, RateSpans)
+	for i := len(readings) - 1; i > 0 && len(rates) < RateSpans; i-- {
+		from, to := readings[i-1], readings[i]
+		span := to.At.Sub(from.At)
+		if span <= 0 || readings[len(readings)-1].At.Sub(from.At) > ReadingsAge {
+			break
+		}
+		if to.Balance.GreaterThan(from.Balance) {
+			continue
+		}
+		rates = append(rates, Spend(from.Balance, to.Balance).Mul(minute).DivRound(decimal.NewFromInt(int64(span)), ratePlaces))
+	}
+	if len(rates) == 0 {
+		return decimal.Zero, false
+	}
+	slices.SortFunc(rates, decimal.Decimal.Cmp)
+	switch n := len(rates); {
+	case n < 3:
+		return rates[0], true
+	case n%2 == 1:
+		return rates[n/2], true
+	default:
+		return rates[n/2-1].Add(rates[n/2]).Div(decimal.NewFromInt(2)).Round(ratePlaces), true
+	}
+}
+
+// Project is the balance lead ahead at rate EUR per minute.
+func Project(balance, rate decimal.Decimal, lead time.Duration) decimal.Decimal {
+	return balance.Sub(rate.Mul(decimal.NewFromInt(int64(lead))).Div(minute))
+}
+
+// Runway is how long balance lasts at rate EUR per minute: zero when the
+// balance is not positive, and ok false when the rate is not (it never runs
+// out).
+func Runway(balance, rate decimal.Decimal) (d time.Duration, ok bool) {
+	switch {
+	case !balance.IsPositive():
+		return 0, true
+	case !rate.IsPositive():
+		return 0, false
+	}
+	ns := balance.Mul(minute).Div(rate)
+	if ns.GreaterThan(decimal.NewFromInt(int64(maxDuration))) {
+		return maxDuration, true
+	}
+	return time.Duration(ns.IntPart()), true
+}
+
+const maxDuration = time.Duration(1<<63 - 1)
+
+// The automatic lead time (TOPUP_LEAD_TIME=auto): the slowest credit delay
+// among the CreditDelays newest confirmed top-ups, plus two intervals of the
+// schedule; DefaultLeadTime until a top-up has been confirmed.
+const (
+	DefaultLeadTime = 10 * time.Minute
+	CreditDelays    = 5
+)
+
+// LeadTimeFor is how far ahead the projection looks: s.LeadTime when set, else
+// the automatic one worked from topUps (oldest first). auto reports which.
+func (s Settings) LeadTimeFor(topUps []TopUp) (lead time.Duration, auto bool) {
+	if s.LeadTime > 0 {
+		return s.LeadTime, false
+	}
+	var slowest time.Duration
+	seen := 0
+	for i := len(topUps) - 1; i >= 0 && seen < CreditDelays; i-- {
+		t := topUps[i]
+		if t.Status != Confirmed || t.ConfirmedAt.IsZero() {
+			continue
+		}
+		seen++
+		slowest = max(slowest, t.ConfirmedAt.Sub(t.At))
+	}
+	if seen == 0 {
+		return DefaultLeadTime, true
+	}
+	return slowest + 2*s.Interval, true
+}
