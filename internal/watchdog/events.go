@@ -58,6 +58,11 @@ type Decided struct {
 	// Recorded is whether the ledger holds the decision; false when it
 	// could not be written (a LedgerFailed follows).
 	Recorded bool
+	// Spend is what was spent since the ledger's last reading (its fall;
+	// zero after a rise, or with no reading to compare with). In a fleet
+	// each span between two readings is counted by the replica that read
+	// its end, so the replicas' sums add up to the account's spend.
+	Spend decimal.Decimal
 }
 
 // TopUpFinished: a top-up request ended with an outcome.

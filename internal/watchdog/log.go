@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"go.uber.org/zap"
 
 	"github.com/topup-watchdog/topup-watchdog/internal/ledger"
@@ -60,6 +61,10 @@ const (
 	fieldStepMS        = "step_ms"
 	fieldHoldUntil     = "hold_until"
 	fieldHolder        = "holder"
+	fieldBurnRate      = "burn_rate_per_min"
+	fieldProjected     = "projected_balance"
+	fieldLeadTimeMS    = "lead_time_ms"
+	fieldLeadTimeAuto  = "lead_time_auto"
 )
 
 // reportReconciled logs and reports the top-ups a check confirmed, and
@@ -88,7 +93,8 @@ func (w *Watchdog) reportReconciled(now time.Time, bal vonage.Balance, c claim) 
 func (w *Watchdog) reportDecision(now time.Time, bal vonage.Balance, c claim, recorded bool) {
 	s := w.opts.Settings
 	d := c.decision
-	w.log.Info(msgDecision,
+	fields := make([]zap.Field, 0, 14)
+	fields = append(fields,
 		zap.String(fieldBalance, bal.Value.String()),
 		zap.Bool(fieldAutoReload, bal.AutoReload),
 		zap.String(fieldThreshold, s.Threshold.String()),
@@ -100,9 +106,21 @@ func (w *Watchdog) reportDecision(now time.Time, bal vonage.Balance, c claim, re
 		zap.Bool(fieldRefilling, d.Refilling),
 		zap.Bool(fieldWindowOpen, c.windowOpen),
 	)
+	if d.RateKnown {
+		fields = append(fields,
+			zap.String(fieldBurnRate, d.BurnRate.String()),
+			zap.String(fieldProjected, d.Projected.String()),
+			zap.Int64(fieldLeadTimeMS, d.LeadTime.Milliseconds()),
+			zap.Bool(fieldLeadTimeAuto, d.LeadAuto))
+	}
+	w.log.Info(msgDecision, fields...)
+	spend := c.spend
+	if !recorded { // the reading is not in the ledger: the next check counts its span
+		spend = decimal.Zero
+	}
 	w.opts.Observer.Observe(Decided{At: now, Balance: bal.Value, AutoReload: bal.AutoReload,
 		Decision: d, DryRun: w.opts.DryRun, WindowOpen: c.windowOpen,
-		Threshold: s.Threshold, Target: s.Target, Recorded: recorded})
+		Threshold: s.Threshold, Target: s.Target, Recorded: recorded, Spend: spend})
 }
 
 // ledgerFailed logs a ledger that could not be written. Nothing was sent.

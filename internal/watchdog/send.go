@@ -22,21 +22,43 @@ func (w *Watchdog) readBalance(ctx context.Context) (vonage.Balance, int, error)
 		attempts int
 		last     error
 	)
-	err := retry.Do(ctx, b, func(ctx context.Context) error {
+	err := w.retry(ctx, b, func(ctx context.Context) (bool, error) {
 		attempts++
 		var err error
 		bal, err = w.api.GetBalance(ctx)
 		last = err
 		if err != nil && readRetryable(err) {
 			b.wait = retryAfter(err)
-			return retry.RetryableError(err)
+			return true, err
 		}
-		return err
+		return false, err
 	})
 	if err != nil && last != nil {
 		err = last // a cancelled wait reports the cause, not "context canceled"
 	}
 	return bal, attempts, err
+}
+
+// retry runs attempt until it returns an error that is not worth another
+// attempt (nil included), b stops, or ctx ends (checked before each attempt),
+// as retry.Do does, but waiting on Options.Sleep, so that a simulated clock
+// can carry the waits. It returns the last attempt's error, or ctx's cause
+// when ctx ended first.
+func (w *Watchdog) retry(ctx context.Context, b retry.Backoff, attempt func(context.Context) (again bool, err error)) error {
+	for {
+		if err := context.Cause(ctx); err != nil {
+			return err
+		}
+		again, err := attempt(ctx)
+		if !again {
+			return err
+		}
+		next, stop := b.Next()
+		if stop {
+			return err
+		}
+		_ = w.opts.Sleep(ctx, next) // a wait cut short is caught at the top
+	}
 }
 
 func readRetryable(err error) bool {
@@ -81,13 +103,13 @@ func (w *Watchdog) sendTopUp(ctx context.Context, claimed reading) sendResult {
 	b := &honourRetryAfter{next: w.opts.SendBackoff(), max: w.opts.MaxRetryAfter}
 	limit := w.opts.Settings.Window / 4
 	var r sendResult
-	_ = retry.Do(ctx, b, func(ctx context.Context) error {
+	_ = w.retry(ctx, b, func(ctx context.Context) (bool, error) {
 		if age := w.read().mono - claimed.mono; age > limit {
 			r.outcome = ledger.NotSent
 			r.err = fmt.Errorf("%w: written %s ago, over a quarter of the %s window", errIntentTooOld,
 				age.Round(time.Millisecond), w.opts.Settings.Window)
 			w.log.Warn(msgIntentTooOld, zap.Int(fieldAttempts, r.attempts), zap.Int64(fieldAgeMS, age.Milliseconds()))
-			return r.err
+			return false, r.err
 		}
 		r.attempts++
 		r.err = w.api.TopUp(context.WithoutCancel(ctx))
@@ -96,9 +118,9 @@ func (w *Watchdog) sendTopUp(ctx context.Context, claimed reading) sendResult {
 		if r.outcome == ledger.NotSent {
 			b.wait = retryAfter(r.err)
 			r.hold = b.wait
-			return retry.RetryableError(r.err)
+			return true, r.err
 		}
-		return r.err
+		return false, r.err
 	})
 	if r.outcome == "" { // ctx ended before the first attempt
 		r.outcome, r.err = ledger.NotSent, context.Cause(ctx)

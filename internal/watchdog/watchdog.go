@@ -83,6 +83,14 @@ type Options struct {
 	// After waits on the monotonic clock, as time.After; Run's schedule uses
 	// it. nil means time.After.
 	After func(time.Duration) <-chan time.Time
+	// Sleep waits d between two attempts of a read or a top-up, or until
+	// ctx ends; nil means a timer. A replay in simulated time advances its
+	// clock instead.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Interval is the span between two checks of the schedule, for the
+	// automatic lead time of the predictive policy when a check does not
+	// know the span to its next run (Check, a one-off); 0 means 30s.
+	Interval time.Duration
 	// NewID returns a fresh intent id; nil means 16 random hex digits.
 	NewID func() string
 	// ReadBackoff and SendBackoff build the retry schedule of one balance
@@ -143,6 +151,9 @@ type Watchdog struct {
 	// recreated counts the checks in a row whose claim was refused on a
 	// ledger found missing (under mu).
 	recreated int
+	// interval is the span from this check to the next run of the
+	// schedule (under mu), the automatic lead time's interval.
+	interval time.Duration
 }
 
 // New returns a Watchdog over api and l.
@@ -177,6 +188,12 @@ func New(api Vonage, l Ledger, o Options) *Watchdog {
 	if o.NewID == nil {
 		o.NewID = randomID
 	}
+	if o.Sleep == nil {
+		o.Sleep = sleep
+	}
+	if o.Interval <= 0 {
+		o.Interval = 30 * time.Second
+	}
 	if o.ReadBackoff == nil {
 		o.ReadBackoff = DefaultBackoff
 	}
@@ -195,6 +212,18 @@ func New(api Vonage, l Ledger, o Options) *Watchdog {
 	return &Watchdog{api: api, ledger: l, opts: o, log: o.Log,
 		clock:    &clock{wall: o.Now, mono: o.Monotonic, boot: o.BootID, shared: o.Fleet != nil},
 		failures: failureLog{every: o.RepeatEvery}}
+}
+
+// sleep waits d on a timer, or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-t.C:
+		return nil
+	}
 }
 
 func randomID() string {
@@ -217,6 +246,10 @@ func (w *Watchdog) check(ctx context.Context, lease time.Duration) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.opts.Observer.Observe(CheckStarted{At: w.now()})
+	w.interval = w.opts.Interval
+	if lease > 0 {
+		w.interval = lease
+	}
 	if w.opts.Fleet != nil && lease > 0 && !w.tick(ctx, lease) {
 		return
 	}
@@ -263,6 +296,7 @@ type claim struct {
 	unconfirmed []ledger.Record
 	redated     []string
 	windowOpen  bool
+	spend       decimal.Decimal // since the ledger's last reading
 }
 
 // decide reconciles earlier top-ups with the balance read, applies the policy
@@ -344,6 +378,7 @@ func (w *Watchdog) decide(ctx context.Context, bal vonage.Balance) (claim, error
 // apply again when another replica wrote first).
 func (w *Watchdog) apply(st *ledger.State, bal vonage.Balance, at reading, pending time.Duration, lost bool) (claim, time.Duration) {
 	now, s := at.wall, w.opts.Settings
+	s.Interval = w.interval
 	c := claim{claimed: at, lost: lost}
 	unseen := w.settleClock(st, at, pending)
 	c.closed = closeUnsent(st, w.unsent, now)
@@ -351,9 +386,12 @@ func (w *Watchdog) apply(st *ledger.State, bal vonage.Balance, at reading, pendi
 	c.confirmed, c.unconfirmed = reconcile(st, bal, now, s, w.opts.Amount)
 	c.decision = policy.Decide(s, policy.Input{
 		Balance: bal.Value, AutoReload: bal.AutoReload, Now: now,
-		Refilling: st.Refilling, TopUps: st.PolicyTopUps(),
+		Refilling: st.Refilling, TopUps: st.PolicyTopUps(), Readings: st.PolicyReadings(),
 	})
 	st.Refilling = c.decision.Refilling
+	if n := len(st.Readings); n > 0 && st.Readings[n-1].At.Before(now) {
+		c.spend = policy.Spend(st.Readings[n-1].Balance, bal.Value)
+	}
 	if c.decision.Action == policy.ActionTopUp && !w.opts.DryRun {
 		r := ledger.Record{ID: w.opts.NewID(), At: now, BalanceBefore: bal.Value, Outcome: ledger.Pending}
 		st.TopUps = append(st.TopUps, r)
@@ -363,6 +401,7 @@ func (w *Watchdog) apply(st *ledger.State, bal vonage.Balance, at reading, pendi
 	st.Prune(now.Add(-retention(s.Window)))
 	c.windowOpen = s.WindowOpen(st.PolicyTopUps(), now)
 	st.Reading = &ledger.Reading{At: now, Balance: bal.Value, AutoReload: bal.AutoReload, Replica: w.opts.Replica}
+	st.AddReading(*st.Reading)
 	return c, unseen
 }
 
