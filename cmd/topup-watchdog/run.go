@@ -20,12 +20,13 @@ const (
 
 const (
 	programName     = "topup-watchdog"
-	usageHeadline   = "usage: topup-watchdog [run|check|demo|sim|healthcheck|version] [flags]"
+	usageHeadline   = "usage: topup-watchdog [run|check|demo|sim|backtest|healthcheck|version] [flags]"
 	commandOverview = `Commands:
   run          the long-running watchdog (the default)
   check        one balance check: prints the decision it would take, sends nothing
   demo         the watchdog against a simulated account, no Vonage account needed
   sim          a simulated Vonage Account API, for trying the watchdog
+  backtest     replays a usage trace through Vonage's auto-reload and both policies
   healthcheck  exits 0 when the running watchdog's /healthz answers 200
   version      version, commit and Go version
 
@@ -73,6 +74,7 @@ func commands() []command {
 		{"check", runCheck},
 		{"demo", runDemo},
 		{"sim", runSim},
+		{"backtest", runBacktest},
 		{"healthcheck", runHealthcheck},
 		{"version", runVersion},
 	}

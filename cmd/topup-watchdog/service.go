@@ -60,13 +60,27 @@ func newClient(cfg config.Config, observe func(endpoint, code string, d time.Dur
 	})
 }
 
-// settings is the policy's view of cfg.
+// settings is the policy's view of cfg. Its Interval is left to the
+// watchdog, which knows the span to each check's next run (Options.Interval
+// for a one-off check: see checkInterval).
 func settings(cfg config.Config) policy.Settings {
 	return policy.Settings{Threshold: cfg.Threshold, Target: cfg.Target, Window: cfg.Window, MaxPerDay: cfg.MaxPerDay,
 		// No attempt starts after a quarter of the window, and one lasts at
 		// most the request timeout.
-		Flight:  cfg.Window/4 + cfg.RequestTimeout,
-		Backoff: scheduleInterval(cfg)}
+		Flight:     cfg.Window/4 + cfg.RequestTimeout,
+		Backoff:    scheduleInterval(cfg),
+		Predictive: cfg.Predictive, LeadTime: cfg.LeadTime}
+}
+
+// checkInterval is watchdog.Options.Interval for cfg as of now: the span
+// between the schedule's next two runs (config.Config.Interval), which a
+// one-off check (Watchdog.Check: the check command) counts in the automatic
+// lead time; a scheduled check counts the span to its own next run.
+func checkInterval(cfg config.Config, now func() time.Time) time.Duration {
+	if now == nil {
+		now = time.Now
+	}
+	return cfg.Interval(now())
 }
 
 // newService opens the ledger and wires the watchdog, its probes, metrics and
@@ -89,13 +103,19 @@ func newService(cfg config.Config, log *zap.Logger, h hooks) (*service, error) {
 	})
 	observers := append(watchdog.Observers{m, health, s.notifier}, h.observers...)
 	o := watchdog.Options{
-		Settings: settings(cfg), Amount: cfg.Amount, DryRun: cfg.DryRun, Log: log, Observer: observers,
-		CrashPoint: h.stepHook(), Now: h.test.now, Monotonic: h.test.monotonic, BootID: h.test.bootID, // testhooks.go; zero unless set
+		Settings: settings(cfg), Interval: checkInterval(cfg, h.test.now), Amount: cfg.Amount, DryRun: cfg.DryRun,
+		Log: log, Observer: observers, CrashPoint: h.stepHook(),
+		Now: h.test.now, Monotonic: h.test.monotonic, BootID: h.test.bootID, // testhooks.go; zero unless set
 	}
 	if cfg.RedisURL == "" {
-		if s.ledger, err = ledger.Open(cfg.StateFile); err != nil {
+		f, err := ledger.Open(cfg.StateFile)
+		if err != nil {
 			return nil, err
 		}
+		if err := f.Problem(); err != nil { // the burn rate's journal: its readings are dropped
+			log.Warn("readings journal ignored", zap.Error(err))
+		}
+		s.ledger = f
 	} else {
 		m.EnableFleet()
 		mono := h.test.monotonic // testhooks.go; nil unless set

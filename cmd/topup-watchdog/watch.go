@@ -105,7 +105,7 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 	defer client.CloseIdleConnections()
 	var read bool
 	w := watchdog.New(client, ledger.NewMemory(state), watchdog.Options{
-		Settings: settings(cfg), Amount: cfg.Amount, DryRun: true, Log: log,
+		Settings: settings(cfg), Interval: checkInterval(cfg, nil), Amount: cfg.Amount, DryRun: true, Log: log,
 		Observer: watchdog.ObserverFunc(func(ev watchdog.Event) {
 			if _, ok := ev.(watchdog.Decided); ok {
 				read = true

@@ -45,6 +45,13 @@ type Config struct {
 	MaxPerDay int
 	// DryRun is TOPUP_DRY_RUN.
 	DryRun bool
+	// Predictive is TOPUP_POLICY=predictive: a refill also starts when the
+	// balance projected LeadTime ahead at the burn rate is below Threshold.
+	// False for TOPUP_POLICY=threshold, the default.
+	Predictive bool
+	// LeadTime is TOPUP_LEAD_TIME, above 0 and at most MaxLeadTime; 0 for
+	// auto, the default: the policy then works it out (policy.LeadTimeFor).
+	LeadTime time.Duration
 	// StateFile is TOPUP_STATE_FILE.
 	StateFile string
 	// RequestTimeout is TOPUP_REQUEST_TIMEOUT, above 0 and at most
@@ -208,6 +215,10 @@ func (p *problems) loadPolicy(c *Config, raw rawEnv) {
 	p.add(varMaxPerDay, err)
 	c.DryRun, err = parseBool(raw.DryRun)
 	p.add(varDryRun, err)
+	c.Predictive, err = parsePolicy(raw.Policy)
+	p.add(varPolicy, err)
+	c.LeadTime, err = parseLeadTime(raw.LeadTime)
+	p.add(varLeadTime, err)
 }
 
 // loadRuntime reads the variables of the process: state, timeouts, HTTP

@@ -22,6 +22,8 @@ const (
 	varAmount            = "TOPUP_AMOUNT"
 	varMaxPerDay         = "TOPUP_MAX_PER_DAY"
 	varDryRun            = "TOPUP_DRY_RUN"
+	varPolicy            = "TOPUP_POLICY"
+	varLeadTime          = "TOPUP_LEAD_TIME"
 	varStateFile         = "TOPUP_STATE_FILE"
 	varRequestTimeout    = "TOPUP_REQUEST_TIMEOUT"
 	varListenAddr        = "TOPUP_LISTEN_ADDR"
@@ -54,6 +56,8 @@ type rawEnv struct {
 	Amount            string `env:"TOPUP_AMOUNT"`
 	MaxPerDay         string `env:"TOPUP_MAX_PER_DAY" envDefault:"5"`
 	DryRun            string `env:"TOPUP_DRY_RUN" envDefault:"false"`
+	Policy            string `env:"TOPUP_POLICY" envDefault:"threshold"`
+	LeadTime          string `env:"TOPUP_LEAD_TIME" envDefault:"auto"`
 	StateFile         string `env:"TOPUP_STATE_FILE" envDefault:"topup-state.json"`
 	RequestTimeout    string `env:"TOPUP_REQUEST_TIMEOUT" envDefault:"10s"`
 	ListenAddr        string `env:"TOPUP_LISTEN_ADDR" envDefault:":9090"`

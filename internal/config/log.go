@@ -33,6 +33,8 @@ func (c Config) LogFields() []zap.Field {
 		zap.String("amount", amountText(c.Amount)),
 		zap.Int("max_per_day", c.MaxPerDay),
 		zap.Bool("dry_run", c.DryRun),
+		zap.String("policy", policyName(c.Predictive)),
+		zap.String("lead_time", leadTimeText(c.LeadTime)),
 		zap.String("state_file", c.StateFile),
 		zap.String("request_timeout", c.RequestTimeout.String()),
 		zap.String("listen_addr", offIfEmpty(c.ListenAddr)),

@@ -50,6 +50,8 @@ func TestLogFieldsShowTheEffectiveConfiguration(t *testing.T) {
 		"amount":              "unknown",
 		"max_per_day":         int64(5),
 		"dry_run":             false,
+		"policy":              "threshold",
+		"lead_time":           "auto",
 		"state_file":          "topup-state.json",
 		"request_timeout":     "10s",
 		"listen_addr":         ":9090",

@@ -49,6 +49,14 @@ func TestProblemsRedactTheSecretsRead(t *testing.T) {
 			want: []string{`TOPUP_LISTEN_ADDR: port is not a number from 0 to 65535: "[REDACTED]"`},
 		},
 		{
+			name: "the trx as the policy and the secret as the lead time",
+			env:  map[string]string{"VONAGE_API_SECRET": secret, "VONAGE_TOPUP_TRX": trx, "TOPUP_POLICY": trx, "TOPUP_LEAD_TIME": secret},
+			want: []string{
+				`TOPUP_POLICY: not threshold or predictive: "[REDACTED]"`,
+				`TOPUP_LEAD_TIME: not auto or a duration such as 90s or 15m: "[REDACTED]"`,
+			},
+		},
+		{
 			name: "a secret set twice",
 			env:  map[string]string{"VONAGE_API_SECRET": secret, "VONAGE_API_SECRET_FILE": secretFile, "TOPUP_DRY_RUN": secret},
 			want: []string{

@@ -32,13 +32,13 @@ import (
 const needTolerance = stormFlight + stormWindow + stormInterval + (5*stormTimeout + 5600*time.Millisecond) + time.Second
 
 // checkStorm checks the storm of one binary: its clock steps (checkClock)
-// and the invariants (checkInvariants) against the ledger in its state
-// file, whose times carry the steps it applied.
-func checkStorm(t *testing.T, r *rig, run *stormRun) {
+// and the invariants (checkInvariants, with refill as invariant 3) against
+// the ledger in its state file, whose times carry the steps it applied.
+func checkStorm(t *testing.T, r *rig, run *stormRun, refill refillCheck) {
 	t.Helper()
 	st := r.ledger()
 	checkClock(t, r, run)
-	rec := checkInvariants(t, r, run, st.TopUps, checkRefill)
+	rec := checkInvariants(t, r, run, st.TopUps, refill)
 	rec.report(t, r, run)
 }
 
@@ -71,8 +71,12 @@ type refillCheck func(t *testing.T, reads []read, decs []line, tops []sim.TopUp,
 //     3 and 6);
 //  3. every top-up was decided on a balance the account answered below the
 //     threshold, or below the target while a refill was under way by the
-//     account's own answers (rule 2), and never at or above the target
-//     (refill: checkRefill for one binary, checkFleetRefill for a fleet);
+//     account's own answers (rule 2), and never at or above the target;
+//     under the predictive policy, also at or above the threshold on a
+//     projection below it that its decision line shows and the account's
+//     answers bear out (refill: checkRefill for one binary under the
+//     threshold policy, checkPredictiveRefill under the predictive one,
+//     checkFleetRefill for a fleet);
 //  4. at most TOPUP_MAX_PER_DAY requests that may have reached the account;
 //  5. no need (the balance below the threshold, computed exactly from the
 //     account's model) waited longer than needTolerance for a request,

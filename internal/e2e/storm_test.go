@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -20,11 +21,18 @@ import (
 // checkStorm). Set E2E_STORM_SEED to replay a storm; the seed is logged.
 func TestFaultStorm(t *testing.T) {
 	t.Parallel()
+	faultStorm(t, nil, checkRefill)
+}
+
+// faultStorm runs the storm of one binary with the settings policy adds to
+// the storm's, and checks it with refill as invariant 3.
+func faultStorm(t *testing.T, policy map[string]string, refill refillCheck) {
 	seed := stormSeed(t)
 	rng := rand.New(rand.NewPCG(seed, seed^0x570e))
 	duration := stormLength()
 
 	acct, env := stormAccount(rng, seed, duration)
+	maps.Copy(env, policy)
 	run := &stormRun{seed: seed, bursts: acct.Bursts}
 	clockFile := filepath.Join(t.TempDir(), "clock")
 	env["TOPUP_TEST_CLOCK_FILE"] = clockFile
@@ -37,7 +45,7 @@ func TestFaultStorm(t *testing.T) {
 	run.end = time.Now()
 	s.stop()
 
-	checkStorm(t, r, run)
+	checkStorm(t, r, run, refill)
 	run.checkSwept(t, r.sweep)
 }
 

@@ -15,21 +15,35 @@ var ErrCorrupt = errors.New("corrupt")
 // package's.
 var ErrNewerVersion = errors.New("written by a newer topup-watchdog")
 
-// Decode parses and validates the bytes of a ledger. It refuses unknown
-// fields, data after the state, an empty input and any State that Validate
-// refuses. Its errors wrap ErrCorrupt or ErrNewerVersion.
+// Decode parses and validates the bytes of a ledger. It refuses a version
+// above SchemaVersion (whatever else the newer layout holds), unknown
+// fields, data after the state, an empty input, a version below
+// oldestSchemaVersion and any State that Validate refuses. A state of an
+// earlier version is returned as of SchemaVersion, so that the next write
+// upgrades it. Its errors wrap ErrCorrupt or ErrNewerVersion.
 func Decode(data []byte) (State, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return State{}, fmt.Errorf("%w: empty file", ErrCorrupt)
 	}
 	var s State
 	if err := unmarshalStrict(data, &s); err != nil {
-		return State{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
+		// A newer layout may hold fields this one does not know, or knows
+		// otherwise: its error says newer, not corrupt.
+		var peek struct {
+			Version int `json:"version"`
+		}
+		if json.Unmarshal(data, &peek) == nil && peek.Version > SchemaVersion {
+			return State{}, newerError(peek.Version)
+		}
+		return State{}, fmt.Errorf("%w: %w", ErrCorrupt, whichReading(data, err))
 	}
-	if s.Version > SchemaVersion {
-		return State{}, fmt.Errorf("%w: version %d, this one reads version %d: upgrade topup-watchdog",
-			ErrNewerVersion, s.Version, SchemaVersion)
+	switch {
+	case s.Version > SchemaVersion:
+		return State{}, newerError(s.Version)
+	case s.Version < oldestSchemaVersion:
+		return State{}, fmt.Errorf("%w: version: %d, want %d to %d", ErrCorrupt, s.Version, oldestSchemaVersion, SchemaVersion)
 	}
+	s.Version = SchemaVersion // an earlier layout reads as this one; the next write says so
 	if s.ClockStep != nil && s.ClockStep.legacy {
 		s.ClockStep = nil // a step mark of an earlier version: no lineage, no offset
 	}
@@ -37,6 +51,31 @@ func Decode(data []byte) (State, error) {
 		return State{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	return s, nil
+}
+
+// newerError is the error of a ledger of version v, above SchemaVersion.
+func newerError(v int) error {
+	return fmt.Errorf("%w: version %d, this one reads version %d: upgrade topup-watchdog", ErrNewerVersion, v, SchemaVersion)
+}
+
+// whichReading returns err, the error of decoding the state in data, with
+// the path of the reading it is about (readings[3]: ...) when it is the
+// error of a reading: encoding/json does not name the element of a list
+// whose UnmarshalJSON failed.
+func whichReading(data []byte, err error) error {
+	var v struct {
+		Readings []json.RawMessage `json:"readings"`
+	}
+	if json.Unmarshal(data, &v) != nil {
+		return err
+	}
+	for i, raw := range v.Readings {
+		var r Reading
+		if rerr := unmarshalStrict(raw, &r); rerr != nil && rerr.Error() == err.Error() {
+			return fmt.Errorf("readings[%d]: %w", i, err)
+		}
+	}
+	return err
 }
 
 // unmarshalStrict decodes one JSON value into v, refusing unknown fields.
@@ -53,10 +92,11 @@ func unmarshalStrict(data []byte, v any) error {
 }
 
 // Validate reports the first thing wrong with s: a version other than
-// SchemaVersion, a clock mark without its fields or a clock step mark without its lineage, or a
+// SchemaVersion, a clock mark without its fields or a clock step mark without its lineage, a
 // record with an empty id, an id an earlier record uses, an unknown outcome
-// or no time. Paths in the message are those of the JSON file, such as
-// topups[2].id.
+// or no time, or readings that AddReading could not have left (more than
+// policy.MaxReadings, or not in strictly increasing time). Paths in the
+// message are those of the JSON file, such as topups[2].id.
 func (s State) Validate() error {
 	if s.Version != SchemaVersion {
 		return fmt.Errorf("version: %d, want %d", s.Version, SchemaVersion)
@@ -77,7 +117,7 @@ func (s State) Validate() error {
 		}
 		seen[r.ID] = i
 	}
-	return nil
+	return validateReadings(s.Readings)
 }
 
 // validate checks the fields of one record; its errors start with the JSON

@@ -21,11 +21,13 @@ func TestDecodeRefusesBadLedgers(t *testing.T) {
 		{"garbage", "\x00\x01not json", "corrupt: invalid character '\\x00' looking for beginning of value", false},
 		{"data after the state", `{"version":1}{"version":1}`, "corrupt: invalid character '{' after top-level value", false},
 		{"not an object", `[1]`, "corrupt: json: cannot unmarshal array into Go value of type ledger.State", false},
-		{"null", `null`, "corrupt: version: 0, want 1", false},
+		{"null", `null`, "corrupt: version: 0, want 1 to 2", false},
 		{"unknown field", `{"version":1,"secret":"x"}`, `corrupt: json: unknown field "secret"`, false},
-		{"no version", `{"topups":[]}`, "corrupt: version: 0, want 1", false},
-		{"older version", `{"version":-1}`, "corrupt: version: -1, want 1", false},
-		{"newer version", `{"version":2}`, "written by a newer topup-watchdog: version 2, this one reads version 1: upgrade topup-watchdog", true},
+		{"no version", `{"topups":[]}`, "corrupt: version: 0, want 1 to 2", false},
+		{"older version", `{"version":-1}`, "corrupt: version: -1, want 1 to 2", false},
+		{"newer version", `{"version":3}`, "written by a newer topup-watchdog: version 3, this one reads version 2: upgrade topup-watchdog", true},
+		{"newer version with fields of its own", `{"version":3,"readings":"a later layout","budget":1}`, "written by a newer topup-watchdog: version 3, this one reads version 2: upgrade topup-watchdog", true},
+		{"newer version after garbage", `{"version":3}x`, "corrupt: invalid character 'x' after top-level value", false},
 		{"empty id", `{"version":1,"topups":[` + strings.Replace(rec, `"a"`, `""`, 1) + `]}`, "corrupt: topups[0].id: empty", false},
 		{"duplicate ids", `{"version":1,"topups":[` + rec + `,` + rec + `]}`, `corrupt: topups[1].id: "a" already used by topups[0]`, false},
 		{"unknown outcome", `{"version":1,"topups":[` + strings.Replace(rec, "pending", "sent", 1) + `]}`, `corrupt: topups[0].outcome: unknown "sent"`, false},
@@ -91,7 +93,7 @@ func TestEncodeWritesIndentedJSONWithNewline(t *testing.T) {
 	if err != nil {
 		t.Fatalf("encode: %v", err)
 	}
-	want := "{\n  \"version\": 1,\n  \"refilling\": false,\n  \"topups\": []\n}\n"
+	want := "{\n  \"version\": 2,\n  \"refilling\": false,\n  \"topups\": []\n}\n"
 	if string(data) != want {
 		t.Errorf("encode = %q, want %q", data, want)
 	}

@@ -21,7 +21,7 @@ func TestOpenCreatesAMissingFile(t *testing.T) {
 	if !f.Created() || f.Path() != path {
 		t.Errorf("Created() = %v, Path() = %q", f.Created(), f.Path())
 	}
-	if got, want := string(mustRead(t, path)), "{\n  \"version\": 1,\n  \"refilling\": false,\n  \"topups\": []\n}\n"; got != want {
+	if got, want := string(mustRead(t, path)), "{\n  \"version\": 2,\n  \"refilling\": false,\n  \"topups\": []\n}\n"; got != want {
 		t.Errorf("file = %q, want %q", got, want)
 	}
 	for _, p := range []string{path, lockPath(path)} {
@@ -61,8 +61,8 @@ func TestOpenRefusesAnUnusableFile(t *testing.T) {
 		{"truncated JSON", `{"version":1,"topups":[` + rec, "corrupt: unexpected end of JSON input" + refuse},
 		{"empty file", "", "corrupt: empty file" + refuse},
 		{"garbage", "\xde\xad\xbe\xef", "corrupt: invalid character 'Þ' looking for beginning of value" + refuse},
-		{"newer version", `{"version":2,"topups":[]}`, "written by a newer topup-watchdog: version 2, this one reads version 1: upgrade topup-watchdog"},
-		{"version zero", `{"version":0,"topups":[]}`, "corrupt: version: 0, want 1" + refuse},
+		{"newer version", `{"version":3,"topups":[]}`, "written by a newer topup-watchdog: version 3, this one reads version 2: upgrade topup-watchdog"},
+		{"version zero", `{"version":0,"topups":[]}`, "corrupt: version: 0, want 1 to 2" + refuse},
 		{"duplicate ids", `{"version":1,"topups":[` + rec + `,` + rec + `]}`, `corrupt: topups[1].id: "a" already used by topups[0]` + refuse},
 		{"unknown outcome", `{"version":1,"topups":[` + strings.Replace(rec, "pending", "maybe", 1) + `]}`, `corrupt: topups[0].outcome: unknown "maybe"` + refuse},
 	}

@@ -66,3 +66,33 @@ func readSeed(t *testing.T, path string) []byte {
 	}
 	return []byte(data)
 }
+
+// FuzzJournal checks that no journal makes parseJournal panic, and that
+// whatever it accepts, folded with AddReading as Open folds it, is a valid
+// list of readings.
+func FuzzJournal(f *testing.F) {
+	const sum = "0123"
+	header := `{"readings_journal":1,"state_sha256":"` + sum + `"}` + "\n"
+	f.Add([]byte(header + `{"at":"2026-11-30T09:00:00Z","balance":"12.5","auto_reload":true}` + "\n"))
+	f.Add([]byte(header + `{"at":"2026-11-30T09:00:30Z","balance":12}` + "\n" + `{"at":"2026-11-30T09:00:00Z","balance":"1"}` + "\n"))
+	f.Add([]byte(header + `{"at":"2026-11-30T09:00:00Z","bal`))
+	f.Add([]byte(header + "garbage\n"))
+	f.Add([]byte(`{"readings_journal":1,"state_sha256":"other"}` + "\n"))
+	f.Add([]byte(""))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rs, stale, line, err := parseJournal(data, sum)
+		switch {
+		case err != nil && (rs != nil || line < 1):
+			t.Fatalf("an error at line %d with %d readings", line, len(rs))
+		case stale && rs != nil:
+			t.Fatal("a stale journal gave readings")
+		}
+		var s State
+		for _, r := range rs {
+			s.AddReading(r)
+		}
+		if err := validateReadings(s.Readings); err != nil {
+			t.Fatalf("folded readings are invalid: %v", err)
+		}
+	})
+}

@@ -94,9 +94,10 @@ func appendRecord(r Record) func(*State) error {
 }
 
 // equalStates reports whether a and b hold the same values: times as
-// instants, decimals by value.
+// instants, decimals by value, readings included.
 func equalStates(a, b State) bool {
-	if a.Version != b.Version || a.Refilling != b.Refilling || len(a.TopUps) != len(b.TopUps) {
+	if a.Version != b.Version || a.Refilling != b.Refilling || len(a.TopUps) != len(b.TopUps) ||
+		!sameReadings(a.Readings, b.Readings) {
 		return false
 	}
 	for i := range a.TopUps {
@@ -115,4 +116,39 @@ func equalRecords(a, b Record) bool {
 		a.BalanceAfter.Valid == b.BalanceAfter.Valid &&
 		(!a.BalanceAfter.Valid || a.BalanceAfter.Decimal.Equal(b.BalanceAfter.Decimal)) &&
 		a.Expired == b.Expired
+}
+
+// reading returns a balance reading taken d after the start.
+func reading(d time.Duration, balance string) Reading {
+	return Reading{At: at(d), Balance: decimal.RequireFromString(balance), AutoReload: true}
+}
+
+// addReadings is an Update function adding rs, as a check adds its reading.
+func addReadings(rs ...Reading) func(*State) error {
+	return func(s *State) error {
+		for _, r := range rs {
+			s.AddReading(r)
+		}
+		return nil
+	}
+}
+
+// wantReadings fails the test unless got holds the values of want, in order.
+func wantReadings(t testing.TB, what string, got []Reading, want ...Reading) {
+	t.Helper()
+	if !sameReadings(got, want) {
+		t.Errorf("%s: readings\n got %v\nwant %v", what, got, want)
+	}
+}
+
+// crash lets go of f as the kernel does when its process is killed: its
+// file descriptors are closed (the lock with them), and nothing else runs.
+func crash(f *File) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.journal != nil {
+		_ = f.journal.Close()
+	}
+	_ = f.lock.Close()
+	f.closed = true // the process is gone: nothing calls it again
 }

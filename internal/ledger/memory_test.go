@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -57,5 +58,23 @@ func TestReadFileReadsWithoutTheLock(t *testing.T) {
 	}
 	if s, err := ReadFile(filepath.Join(t.TempDir(), "none.json")); err != nil || s.Version != SchemaVersion {
 		t.Errorf("ReadFile(missing) = %+v, %v", s, err)
+	}
+}
+
+func TestMemoryKeepsTheReadings(t *testing.T) {
+	seed := []Reading{reading(0, "3"), reading(time.Minute, "2")}
+	m := NewMemory(State{Readings: seed})
+	seed[0].Balance = seed[1].Balance // NewMemory took a copy
+	if err := m.Update(context.Background(), addReadings(reading(2*time.Minute, "1"))); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := m.View(context.Background())
+	wantReadings(t, "View", s.Readings, reading(0, "3"), reading(time.Minute, "2"), reading(2*time.Minute, "1"))
+	s.Readings[0].Balance = s.Readings[2].Balance // View returned a copy
+	again, _ := m.View(context.Background())
+	wantReadings(t, "View again", again.Readings, reading(0, "3"), reading(time.Minute, "2"), reading(2*time.Minute, "1"))
+	err := m.Update(context.Background(), func(s *State) error { s.Readings = append(s.Readings, s.Readings[0]); return nil })
+	if err == nil || !strings.Contains(err.Error(), "readings[3].at") {
+		t.Errorf("Update with a reading out of order = %v, want it refused", err)
 	}
 }

@@ -16,7 +16,16 @@ import (
 )
 
 // SchemaVersion is the version of the State layout this package writes.
-const SchemaVersion = 1
+// Version 2 added the burn rate's readings (State.Readings). Decode reads
+// every version from oldestSchemaVersion up, and refuses a newer one: an
+// older release refuses a file this one wrote, rather than dropping what it
+// does not know.
+const SchemaVersion = 2
+
+// oldestSchemaVersion is the oldest layout Decode reads. A version-1 state
+// reads as a version-2 one: the releases that wrote version 1 kept no
+// readings, and its other fields are those of version 2.
+const oldestSchemaVersion = 1
 
 // Outcome is how a top-up request ended.
 type Outcome string

@@ -124,3 +124,29 @@ func BenchmarkRedisUpdateUnchanged(b *testing.B) {
 	}
 	report(b, c)
 }
+
+// BenchmarkRedisCheckWithReadings is BenchmarkRedisCheck with the burn
+// rate's readings: the Update adds the reading to them too, and writes the
+// reading key alone (the ledger value is left as it is).
+func BenchmarkRedisCheckWithReadings(b *testing.B) {
+	r, _, c := benchRedis(b)
+	ctx := context.Background()
+	n := int64(0)
+	for b.Loop() {
+		n++
+		t, err := r.Tick(ctx, time.Minute)
+		if err != nil || !t.Won {
+			b.Fatalf("Tick = %+v, %v", t, err)
+		}
+		err = r.Update(ctx, func(s *State) error {
+			rd := Reading{At: r.Now(), Balance: decimal.NewFromInt(n), Replica: "bench"}
+			s.Reading = &rd
+			s.AddReading(rd)
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	report(b, c)
+}

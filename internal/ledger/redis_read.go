@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -14,18 +13,26 @@ import (
 
 // snapshot is the ledger as one read found it.
 type snapshot struct {
-	state       State  // decoded, Reading included
-	missing     bool   // the ledger key did not exist
-	raw         string // the ledger key's value, when it existed
-	base        []byte // encode(state): what a write must differ from
-	readingBase []byte // the encoding of state.Reading, nil for none
+	state   State  // decoded, Reading and Readings included
+	missing bool   // the ledger key did not exist
+	raw     string // the ledger key's value, when it existed
+	// base is the encoding of the ledger key's state (without the reading
+	// key's readings): what a write of the ledger must differ from.
+	base []byte
+	// readingBase is the reading key's value as encodeReadingValue writes
+	// it, nil for none: what a write of the reading key must differ from.
+	readingBase []byte
 }
 
 // decodeSnapshot decodes the values of the ledger and reading keys;
 // ledgerOK and readingOK are whether the keys exist. A ledger that cannot be
-// decoded is an error naming its key, never an empty ledger. A reading that
-// cannot be decoded is only the fleet's last reading, a cache: it is logged
-// once and taken for none, and the next reading written overwrites it.
+// decoded is an error naming its key, never an empty ledger. The reading key
+// holds the fleet's last reading and the burn rate's readings: a value that
+// cannot be decoded only costs the burn rate its history, so it is logged
+// once and taken for none, and the next reading written overwrites it. The
+// readings are the reading key's, or, when it holds none, those a ledger
+// value of an earlier build held (the next write moves them to the reading
+// key).
 func (r *Redis) decodeSnapshot(op, ledgerRaw string, ledgerOK bool, readingRaw string, readingOK bool) (snapshot, error) {
 	sn := snapshot{state: State{Version: SchemaVersion}, missing: !ledgerOK, raw: ledgerRaw}
 	if ledgerOK {
@@ -43,18 +50,22 @@ func (r *Redis) decodeSnapshot(op, ledgerRaw string, ledgerOK bool, readingRaw s
 		return snapshot{}, fmt.Errorf("redis ledger: %s: %w", op, err)
 	}
 	sn.base = base
-	var rd Reading
-	switch {
-	case !readingOK:
+	if !readingOK {
 		r.readingReadable()
-	case unmarshalStrict([]byte(readingRaw), &rd) != nil:
+		return sn, nil
+	}
+	rd, rs, err := decodeReadingValue(readingRaw)
+	if err != nil {
 		r.readingUnreadable()
-	default:
-		r.readingReadable()
-		sn.state.Reading = &rd
-		if sn.readingBase, err = encodeReading(&rd); err != nil {
-			return snapshot{}, fmt.Errorf("redis ledger: %s: %w", op, err)
-		}
+		return sn, nil
+	}
+	r.readingReadable()
+	sn.state.Reading = rd
+	if len(rs) > 0 {
+		sn.state.Readings = rs
+	}
+	if sn.readingBase, err = encodeReadingValue(rd, rs); err != nil {
+		return snapshot{}, fmt.Errorf("redis ledger: %s: %w", op, err)
 	}
 	return sn, nil
 }
@@ -84,27 +95,15 @@ const (
 	msgTickWriteBack     = "ledger write-back after the tick failed: the next update writes it"
 )
 
-// encodeReading is the value of the reading key; nil for none.
-func encodeReading(rd *Reading) ([]byte, error) {
-	if rd == nil {
-		return nil, nil
-	}
-	b, err := json.Marshal(rd)
-	if err != nil {
-		return nil, fmt.Errorf("encode reading: %w", err)
-	}
-	return b, nil
-}
-
 // value returns a GET's value and whether the key exists.
 func value(c *redis.StringCmd) (string, bool) {
 	v, err := c.Result()
 	return v, err == nil
 }
 
-// View returns the state, the fleet's last reading included. Records this
-// replica saw that Redis lost are put back into what it returns; the next
-// Update writes them.
+// View returns the state, the fleet's last reading and readings included.
+// Records this replica saw that Redis lost are put back into what it
+// returns; the next Update writes them.
 func (r *Redis) View(ctx context.Context) (State, error) {
 	if err := r.usable(ctx); err != nil {
 		return State{}, r.fail("view", err)

@@ -17,8 +17,10 @@ const maxTxAttempts = 32
 // a copy of the state with the fleet's last reading, the records this
 // replica saw that Redis lost, and the steps of Redis's clock this replica
 // saw applied (once for the fleet: see applySteps); when its result
-// differs, the ledger and the reading are written in one transaction, else
-// nothing is written. fn's own error is returned as is. A write in two
+// differs, the ledger and the reading key (the last reading and the
+// readings) are written in one transaction, each only if it changed: a
+// check that changes no record writes the reading key alone. Else nothing
+// is written. fn's own error is returned as is. A write in two
 // round trips: WATCH, the GETs and TIME in one, MULTI, SET and EXEC in the
 // other.
 //
@@ -102,17 +104,23 @@ func (r *Redis) attempt(ctx context.Context, tx *redis.Tx, fn func(*State) error
 	}
 	var refused error // of a claim on a ledger that was missing
 	if *missing && addsPending(merged, next) {
-		rd := next.Reading
+		rd, rs := next.Reading, next.Readings
 		next = merged.Clone()
-		next.Reading = rd
+		next.Reading, next.Readings = rd, rs
 		refused = &recreatedError{key: r.keys.ledger}
 	}
-	data, saved, err := prepare(next)
+	if err := validateReadings(next.Readings); err != nil {
+		return r.fail("update", fmt.Errorf("invalid state: %w", err))
+	}
+	stored := next
+	stored.Readings = nil // under the reading key
+	data, saved, err := prepare(stored)
 	if err != nil {
 		return r.fail("update", err)
 	}
 	saved.Reading = cloneReading(next.Reading)
-	reading, err := encodeReading(next.Reading)
+	saved.Readings = next.Readings
+	reading, err := encodeReadingValue(next.Reading, next.Readings)
 	if err != nil {
 		return r.fail("update", err)
 	}

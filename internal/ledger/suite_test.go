@@ -36,6 +36,11 @@ type subject struct {
 	// keepsReading is whether State.Reading survives an Update: a File does
 	// not keep it (its one watchdog has it in memory).
 	keepsReading bool
+	// reopen returns a new handle on the stored ledger, as a restarted
+	// process gets: the File's process was killed (no Close), the Redis
+	// client is another one. nil where nothing outlives the process
+	// (Memory).
+	reopen func(t *testing.T) store
 }
 
 // implementations are the ledgers the suite runs on.
@@ -66,6 +71,11 @@ func openFileSubject(t *testing.T) subject {
 	f := mustOpen(t, path)
 	old := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
 	return subject{l: f, handles: same(f),
+		reopen: func(t *testing.T) store {
+			crash(f)
+			f = mustOpen(t, path)
+			return f
+		},
 		mark: func(t *testing.T) {
 			if err := os.Chtimes(path, old, old); err != nil {
 				t.Fatal(err)
@@ -88,6 +98,7 @@ func openRedisSubject(t *testing.T) subject {
 	ctx := context.Background()
 	var compact string
 	return subject{l: r, keepsReading: true,
+		reopen: func(t *testing.T) store { return openRedisQuiet(t, srv) },
 		handles: func(n int) []store {
 			others := []store{r, openRedisQuiet(t, srv)} // two processes on one server
 			out := make([]store, n)
@@ -150,6 +161,8 @@ func TestEveryLedger(t *testing.T) {
 			t.Run("concurrent updates all land", func(t *testing.T) { testConcurrent(t, impl.open(t)) })
 			t.Run("a cancelled context fails", func(t *testing.T) { testCancelled(t, impl.open(t)) })
 			t.Run("the reading", func(t *testing.T) { testReading(t, impl.open(t)) })
+			t.Run("the readings survive a restart", func(t *testing.T) { testReadings(t, impl.open(t)) })
+			t.Run("adding a reading rewrites no record", func(t *testing.T) { testReadingOnly(t, impl.open(t)) })
 		})
 	}
 }
@@ -292,5 +305,64 @@ func testReading(t *testing.T, s subject) {
 	got.Replica = "changed"
 	if mustViewOf(t, s.l).Reading.Replica != "r1" {
 		t.Error("View returned the ledger's own reading, not a copy")
+	}
+}
+
+// recent returns a reading taken ago before now, at whole microseconds as
+// every store keeps them.
+func recent(ago time.Duration, balance string) Reading {
+	return Reading{At: time.Now().UTC().Add(-ago).Round(time.Microsecond), Balance: decimal.RequireFromString(balance),
+		AutoReload: true}
+}
+
+func testReadings(t *testing.T, s subject) {
+	r1, r2, r3, r4 := recent(3*time.Minute, "40.5"), recent(2*time.Minute, "39.25"), recent(time.Minute, "38"), recent(0, "36.125")
+	mustUpdate(t, s.l, appendRecord(pending("a")))
+	for _, r := range []Reading{r1, r2, r3} {
+		mustUpdate(t, s.l, addReadings(r))
+	}
+	got := mustViewOf(t, s.l).Readings
+	wantReadings(t, "after three checks", got, r1, r2, r3)
+	got[0].Balance = decimal.Zero
+	wantReadings(t, "View returned the ledger's own readings, not a copy", mustViewOf(t, s.l).Readings, r1, r2, r3)
+
+	if s.reopen == nil {
+		return // nothing outlives the process
+	}
+	l := s.reopen(t)
+	wantReadings(t, "after a restart", mustViewOf(t, l).Readings, r1, r2, r3)
+	// A check after the restart adds to them, and a record written with a
+	// reading keeps both.
+	mustUpdate(t, l, func(st *State) error {
+		st.AddReading(r4)
+		st.TopUps[0].Outcome = Succeeded
+		return nil
+	})
+	l = s.reopen(t)
+	st := mustViewOf(t, l)
+	wantReadings(t, "after a record and a reading, and a restart", st.Readings, r1, r2, r3, r4)
+	if len(st.TopUps) != 1 || st.TopUps[0].Outcome != Succeeded {
+		t.Errorf("after a restart the ledger holds %+v, want the record succeeded", st.TopUps)
+	}
+}
+
+func testReadingOnly(t *testing.T, s subject) {
+	mustUpdate(t, s.l, appendRecord(pending("a")))
+	if s.mark == nil {
+		t.Skip("nothing stored to look at")
+	}
+	s.mark(t)
+	for i := range 5 {
+		mustUpdate(t, s.l, addReadings(recent(time.Duration(5-i)*time.Minute, fmt.Sprintf("%d.5", 30-i))))
+	}
+	if !s.marked(t) {
+		t.Error("checks that only added a reading wrote the whole ledger")
+	}
+	if n := len(mustViewOf(t, s.l).Readings); n != 5 {
+		t.Errorf("%d readings, want 5", n)
+	}
+	mustUpdate(t, s.l, func(st *State) error { st.Refilling = true; st.AddReading(recent(0, "25")); return nil })
+	if s.marked(t) {
+		t.Fatal("a check that changed a record did not write the ledger: the test shows nothing")
 	}
 }

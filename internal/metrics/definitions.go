@@ -26,6 +26,11 @@ var helps = map[string]string{
 	"topups_unconfirmed_total":             "Top-ups whose window ended with their credit never seen.",
 	"ledger_failures_total":                "Times the ledger could not be written; no top-up was sent those times.",
 	"vonage_request_duration_seconds":      "Duration of Vonage request attempts, by endpoint and HTTP status (\"error\" when no answer).",
+	"spend_eur_total":                      "EUR spent, from the falls of the balance since the ledger's previous reading (a rise counts nothing); in a fleet the replicas' sums add up to the account's.",
+
+	"burn_rate_eur_per_minute": "EUR spent per minute at the last balance read (the policy's estimate); absent while the readings give no rate, and after a tick another replica read.",
+	"runway_seconds":           "Seconds the last balance read lasts at the burn rate; +Inf when the rate is 0, 0 when the balance is not above 0; absent while the readings give no rate.",
+	"lead_time_seconds":        "How far ahead the policy projected the balance at the last read (TOPUP_LEAD_TIME, or the automatic one); absent while the readings give no rate.",
 
 	"fleet_ticks_total":        "Schedule ticks by result: won (this replica read), skipped (another replica had the tick) or failed (Redis not asked).",
 	"fleet_claims_lost_total":  "Top-ups this replica decided for whose claim another replica wrote first; this one sent nothing.",
@@ -35,12 +40,14 @@ var helps = map[string]string{
 }
 
 // newMetrics creates the metrics, each on the set that exposes it: the
-// watchdog's on m.set, the fleet's on m.fleetSet, which the scrape writes
-// only once EnableFleet has been called. Label combinations are created on
-// first use; preinitialise creates those that must show 0 before it.
+// watchdog's on m.set; the burn rate's on m.rateSet, which the scrape writes
+// only while the last balance read gave a rate; the fleet's on m.fleetSet,
+// which the scrape writes only once EnableFleet has been called. Label
+// combinations are created on first use; preinitialise creates those that
+// must show 0 before it.
 func newMetrics() *Metrics {
-	m := &Metrics{set: vm.NewSet(), fleetSet: vm.NewSet()}
-	s, f := m.set, m.fleetSet
+	m := &Metrics{set: vm.NewSet(), rateSet: vm.NewSet(), fleetSet: vm.NewSet()}
+	s, r, f := m.set, m.rateSet, m.fleetSet
 	m.balance = gauge(s, "balance_eur")
 	m.threshold = gauge(s, "threshold_eur")
 	m.target = gauge(s, "target_eur")
@@ -62,11 +69,16 @@ func newMetrics() *Metrics {
 	m.confirmed = s.NewCounter(series("topups_confirmed_total"))
 	m.unconfirmed = s.NewCounter(series("topups_unconfirmed_total"))
 	m.ledgerFailures = s.NewCounter(series("ledger_failures_total"))
+	m.spend = s.NewFloatCounter(series("spend_eur_total"))
 	// The labels in the order the Prometheus client wrote them: by name.
 	m.requestDuration = newVec(func(l [2]string) *vm.PrometheusHistogram {
 		return s.NewPrometheusHistogramExt(
 			series("vonage_request_duration_seconds", "code", l[1], "endpoint", l[0]), RequestBuckets())
 	})
+
+	m.burnRate = gauge(r, "burn_rate_eur_per_minute")
+	m.runway = gauge(r, "runway_seconds")
+	m.leadTime = gauge(r, "lead_time_seconds")
 
 	m.ticks = newVec(func(result string) *vm.Counter {
 		return f.NewCounter(series("fleet_ticks_total", "result", result))
@@ -91,6 +103,7 @@ func decisionLabels() [][2]string {
 		{string(policy.ActionNone), string(policy.ReasonBalanceOK)},
 		{string(policy.ActionTopUp), string(policy.ReasonBelowThreshold)},
 		{string(policy.ActionTopUp), string(policy.ReasonRefilling)},
+		{string(policy.ActionTopUp), string(policy.ReasonProjectedBelowThreshold)},
 		{string(policy.ActionBlocked), string(policy.ReasonAutoReloadDisabled)},
 		{string(policy.ActionBlocked), string(policy.ReasonWindowOpen)},
 		{string(policy.ActionBlocked), string(policy.ReasonRecentlyRejected)},

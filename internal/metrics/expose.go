@@ -21,9 +21,10 @@ const maxScrapesInFlight = 4
 
 // Handler serves the metrics in the Prometheus text format, whatever the
 // request's method or Accept header (the server routes only GET and HEAD
-// here): the watchdog's, the fleet's once EnableFleet was called, then the
-// Go runtime's and the process's, as the library names them
-// (vm.WriteProcessMetrics, vm.WriteFDMetrics). Those keep the Prometheus
+// here): the watchdog's, the burn rate's while the last balance read gave
+// one, the fleet's once EnableFleet was called, then the Go runtime's and
+// the process's, as the library names them (vm.WriteProcessMetrics,
+// vm.WriteFDMetrics). Those keep the Prometheus
 // client's go_goroutines, go_threads, go_info, go_gc_duration_seconds, the
 // go_memstats_* it had, process_cpu_seconds_total,
 // process_resident_memory_bytes, process_virtual_memory_bytes,
@@ -71,6 +72,9 @@ var buffers = sync.Pool{New: func() any { return new(buffer) }}
 func (m *Metrics) writeTo(b *buffer) {
 	m.mu.Lock()
 	sets := []*vm.Set{m.set}
+	if m.rateOn {
+		sets = append(sets, m.rateSet)
+	}
 	if m.fleetOn.Load() {
 		sets = append(sets, m.fleetSet)
 	}

@@ -7,6 +7,9 @@
 // learn everything from watchdog events (Observe), from the Vonage client's
 // per-request hook (ObserveRequest) and, in a fleet, from the Redis ledger's
 // per-round-trip hook (ObserveRedis).
+// The burn rate, the runway and the lead time are exposed only while the
+// last balance read gave a burn rate (see Observe): an unknown rate is not
+// 0, and a series that is absent fires no alert and holds no stale value.
 // The fleet's metrics (ticks, lost claims, Redis) are exposed only once
 // EnableFleet is called: a watchdog without Redis shows none of them, rather
 // than a redis_up of 0 to alert on.
@@ -57,8 +60,11 @@ func RedisBuckets() []float64 {
 // methods are safe for concurrent use.
 type Metrics struct {
 	set      *vm.Set // the watchdog's metrics
+	rateSet  *vm.Set // the burn rate's, written while rateOn
 	fleetSet *vm.Set // the fleet's, written once fleetOn
 	fleetOn  atomic.Bool
+	// rateOn is whether the last balance read gave a burn rate (under mu).
+	rateOn bool
 
 	// mu orders the updates of one event, and the scrape writes the sets
 	// under it too: a scrape never sees the balance of one check with the
@@ -80,7 +86,13 @@ type Metrics struct {
 	confirmed         *vm.Counter
 	unconfirmed       *vm.Counter
 	ledgerFailures    *vm.Counter
+	spend             *vm.FloatCounter
 	requestDuration   *vec[[2]string, *vm.PrometheusHistogram] // by endpoint, code
+
+	// The burn rate's metrics, exposed while rateOn.
+	burnRate *vm.Gauge
+	runway   *vm.Gauge
+	leadTime *vm.Gauge
 
 	// The fleet's metrics, exposed by EnableFleet.
 	ticks          *vec[string, *vm.Counter] // by result

@@ -411,6 +411,10 @@ var wantTypes = map[string]dto.MetricType{
 	"topups_unconfirmed_total":             dto.MetricType_COUNTER,
 	"ledger_failures_total":                dto.MetricType_COUNTER,
 	"vonage_request_duration_seconds":      dto.MetricType_HISTOGRAM,
+	"spend_eur_total":                      dto.MetricType_COUNTER,
+	"burn_rate_eur_per_minute":             dto.MetricType_GAUGE,
+	"runway_seconds":                       dto.MetricType_GAUGE,
+	"lead_time_seconds":                    dto.MetricType_GAUGE,
 	"fleet_ticks_total":                    dto.MetricType_COUNTER,
 	"fleet_claims_lost_total":              dto.MetricType_COUNTER,
 	"redis_up":                             dto.MetricType_GAUGE,
@@ -423,6 +427,7 @@ func TestScrapeHasEveryFamilyWithItsTypeAndHelp(t *testing.T) {
 	m.EnableFleet()
 	m.ObserveRequest("get-balance", "200", 80*time.Millisecond)
 	m.ObserveRedis("tick", time.Millisecond, nil)
+	m.Observe(rateDecided(t0, "30", "0.5", 10*time.Minute)) // the burn rate's families show only while a rate is known
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	if ct := rec.Header().Get("Content-Type"); ct != "text/plain; version=0.0.4; charset=utf-8; escaping=underscores" {

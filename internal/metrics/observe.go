@@ -1,10 +1,14 @@
 package metrics
 
 import (
+	"math"
 	"time"
+
+	"github.com/shopspring/decimal"
 
 	"github.com/topup-watchdog/topup-watchdog/internal/ledger"
 	"github.com/topup-watchdog/topup-watchdog/internal/watchdog"
+	"github.com/topup-watchdog/topup-watchdog/policy"
 )
 
 var _ watchdog.Observer = (*Metrics)(nil)
@@ -59,14 +63,45 @@ func (m *Metrics) decided(e watchdog.Decided) {
 	m.windowOpen.Set(boolFloat(e.WindowOpen))
 	m.topUps24h.Set(float64(e.Decision.TopUps24h))
 	setTimestamp(m.lastCheckSuccess, e.At)
+	if e.Spend.IsPositive() {
+		m.spend.Add(e.Spend.InexactFloat64())
+	}
+	m.setRate(e)
+}
+
+// setRate shows the burn rate, the runway and the lead time of a decision
+// whose readings gave a rate, and hides them when they gave none (too few
+// readings, or only rises): an unknown rate is not 0. The runway is +Inf
+// when the rate is 0, so that "runway below the lead time" never holds for
+// an account that spends nothing, and 0 when the balance is 0 or below.
+func (m *Metrics) setRate(e watchdog.Decided) {
+	m.rateOn = e.Decision.RateKnown
+	if !m.rateOn {
+		return
+	}
+	m.burnRate.Set(e.Decision.BurnRate.InexactFloat64())
+	m.runway.Set(runwaySeconds(e.Balance, e.Decision.BurnRate))
+	m.leadTime.Set(e.Decision.LeadTime.Seconds())
+}
+
+// runwaySeconds is policy.Runway in seconds, +Inf when it never runs out.
+func runwaySeconds(balance, rate decimal.Decimal) float64 {
+	d, ok := policy.Runway(balance, rate)
+	if !ok {
+		return math.Inf(1)
+	}
+	return d.Seconds()
 }
 
 // tickSkipped counts the tick and serves the fleet's last reading, as a
 // Decided serves this replica's: the balance, auto-reload and the time of
 // the last balance read move, and no check is counted (this replica made
-// none).
+// none). The burn rate, the runway and the lead time are hidden until this
+// replica reads again: the fleet's reading carries no rate, and the one of
+// this replica's own last read would go stale while another replica reads.
 func (m *Metrics) tickSkipped(e watchdog.TickSkipped) {
 	m.ticks.get(TickSkipped).Inc()
+	m.rateOn = false
 	if e.Last == nil {
 		return
 	}

@@ -1,7 +1,10 @@
 // Package sim owns a simulated Vonage account: the two Account API endpoints
 // the watchdog calls (GET /account/get-balance and POST /account/top-up),
 // answered as shared/vonage/account-api.yml describes them, over a balance
-// that drains with time, drops in bursts and rises when top-ups are credited.
+// that drains with time (at a steady rate, and at the pace of spends spread
+// over spans, as a usage trace's rows are), drops in bursts and rises when
+// top-ups are credited. Direct calls the same account in process, without
+// HTTP and without faults, for replays in simulated time.
 //
 // It injects faults (latency, 5xx, 429, answers that never come, reset
 // connections, unreadable bodies, refused credentials), at random or scripted
@@ -9,7 +12,8 @@
 // fault-storm checker can say what the watchdog did to the account.
 //
 // The balance is computed lazily from the clock (Config.Now), so a month of
-// simulated time costs nothing to wait for. It may go negative: the drain
+// simulated time costs nothing to wait for; reading it as time goes forward
+// costs O(1) each, however long the history. It may go negative: the drain
 // never stops, and a negative balance stands for traffic that would have
 // failed. Amounts are exact decimals; the balance is reported, like Vonage
 // does, rounded to 8 decimal places.
@@ -41,6 +45,16 @@ type Burst struct {
 	Amount decimal.Decimal
 }
 
+// Spend is spend spread evenly over a span of time: Amount leaves the
+// balance at a steady pace from From to To, both counted from the account's
+// creation. A usage trace's row is one: what it spent since the row before,
+// over the time since then, so that checks inside the span see the pace,
+// not one drop.
+type Spend struct {
+	From, To time.Duration
+	Amount   decimal.Decimal
+}
+
 // Config describes a simulated account.
 type Config struct {
 	// APIKey, APISecret and TRX are checked on every request.
@@ -57,6 +71,10 @@ type Config struct {
 	DrainPerSecond decimal.Decimal
 	// Bursts are one-off drops.
 	Bursts []Burst
+	// Spends are spend spread over spans, on top of DrainPerSecond: the
+	// pace of the drain changes at their ends. They are sorted and do not
+	// overlap.
+	Spends []Spend
 	// Faults are the random faults; see also Account.Script.
 	Faults Faults
 	// Now is the clock; nil means time.Now. Latency and hanging answers
@@ -76,16 +94,19 @@ type Account struct {
 	creditDelay time.Duration
 	drain       decimal.Decimal
 	startValue  decimal.Decimal
+	spends      []spend
 
 	mu         sync.Mutex
 	autoReload bool
 	events     []event
+	cur        cursor // where the last balanceAt left off
 	faults     Faults
 	rng        *rand.Rand
 	script     map[Endpoint][]Fault
 	stats      Stats
 	topUps     []TopUp
 	changed    chan struct{}
+	watched    bool // Wait holds changed
 }
 
 // New returns an account whose clock starts now (Config.Now).
@@ -117,6 +138,10 @@ func New(cfg Config) (*Account, error) {
 	for _, b := range cfg.Bursts {
 		a.addEvent(a.start.Add(b.At), b.Amount.Neg())
 	}
+	a.spends = make([]spend, len(cfg.Spends))
+	for i, sp := range cfg.Spends {
+		a.spends[i] = spend{from: a.start.Add(sp.From), to: a.start.Add(sp.To), amount: sp.Amount}
+	}
 	return a, nil
 }
 
@@ -139,6 +164,7 @@ func (c Config) validate() error {
 			errs = append(errs, fmt.Errorf("burst %d: time %s is negative", i, b.At))
 		}
 	}
+	errs = append(errs, validateSpends(c.Spends)...)
 	if err := c.Faults.validate(); err != nil {
 		errs = append(errs, err)
 	}
@@ -146,6 +172,23 @@ func (c Config) validate() error {
 		return fmt.Errorf("invalid simulated account: %w", err)
 	}
 	return nil
+}
+
+// validateSpends checks that each spend has a span and no negative amount,
+// and that they come in order without overlapping.
+func validateSpends(spends []Spend) []error {
+	var errs []error
+	for i, s := range spends {
+		switch {
+		case s.From < 0 || s.To <= s.From:
+			errs = append(errs, fmt.Errorf("spend %d: span %s to %s is not a span after the start", i, s.From, s.To))
+		case s.Amount.IsNegative():
+			errs = append(errs, fmt.Errorf("spend %d: amount %s is negative", i, s.Amount))
+		case i > 0 && s.From < spends[i-1].To:
+			errs = append(errs, fmt.Errorf("spend %d: starts at %s, before spend %d ends", i, s.From, i-1))
+		}
+	}
+	return errs
 }
 
 // Started is when the account was created, on its clock.

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"math/big"
 	"slices"
 	"time"
 
@@ -10,16 +11,75 @@ import (
 // balancePlaces is how many decimal places Vonage reports.
 const balancePlaces = 8
 
+// spendPlaces is the precision, in decimal places of EUR, of what a Spend
+// has taken by an instant inside its span when that is not a short decimal
+// (share): Amount × elapsed / span, a third of a row's spend for one. At
+// either end of the span it is exact, so the error never adds up: every
+// balance is within 1e-20 EUR of the exact one, far below the 8 places
+// Vonage shows.
+const spendPlaces = 20
+
 // event is a jump of the balance at an instant: a burst, the credit of a
 // top-up, or SetBalance/Drain. Between events the balance falls linearly at
-// the drain rate, so the whole history is known exactly from the events.
+// the pace of the drain and the spends, so the whole history is known
+// exactly from the events and the spends.
 type event struct {
 	at    time.Time
 	delta decimal.Decimal
 }
 
-// addEvent inserts e after every event at the same instant or earlier. The
-// caller holds a.mu.
+// spend is a Spend on the account's clock.
+type spend struct {
+	from, to time.Time
+	amount   decimal.Decimal
+}
+
+// cursor is a position in the history: it has summed every event at or
+// before at, and every spend that ended by then. Moving it forward costs
+// only what it passes, so balances read as time goes on cost O(1) each,
+// amortized; moving it back starts it over from the beginning.
+type cursor struct {
+	at     time.Time
+	events int             // events at or before at
+	jumps  decimal.Decimal // their sum
+	spends int             // spends ended at or before at
+	spent  decimal.Decimal // their amounts' sum
+}
+
+// move moves c to t. The caller holds a.mu.
+func (a *Account) move(c *cursor, t time.Time) {
+	if t.Before(c.at) {
+		*c = cursor{}
+	}
+	for c.events < len(a.events) && !a.events[c.events].at.After(t) {
+		c.jumps = c.jumps.Add(a.events[c.events].delta)
+		c.events++
+	}
+	for c.spends < len(a.spends) && !a.spends[c.spends].to.After(t) {
+		c.spent = c.spent.Add(a.spends[c.spends].amount)
+		c.spends++
+	}
+	c.at = t
+}
+
+// left is the balance at t but for the events: the starting balance less
+// what the drain and the spends took from the start to t, c standing at t.
+// The caller holds a.mu.
+func (a *Account) left(c *cursor, t time.Time) decimal.Decimal {
+	v := a.startValue.Sub(c.spent)
+	if t.After(a.start) && !a.drain.IsZero() {
+		v = v.Sub(a.drainOver(a.start, t))
+	}
+	if c.spends < len(a.spends) {
+		if s := a.spends[c.spends]; s.from.Before(t) {
+			v = v.Sub(share(s.amount, t.Sub(s.from), s.to.Sub(s.from)))
+		}
+	}
+	return v
+}
+
+// addEvent inserts e after every event at the same instant or earlier, and
+// keeps a.cur's sums. The caller holds a.mu.
 func (a *Account) addEvent(at time.Time, delta decimal.Decimal) {
 	i, _ := slices.BinarySearchFunc(a.events, at, func(e event, t time.Time) int {
 		if e.at.After(t) {
@@ -28,19 +88,53 @@ func (a *Account) addEvent(at time.Time, delta decimal.Decimal) {
 		return -1
 	})
 	a.events = slices.Insert(a.events, i, event{at: at, delta: delta})
+	if !at.After(a.cur.at) { // i <= a.cur.events: the cursor has passed it
+		a.cur.events++
+		a.cur.jumps = a.cur.jumps.Add(delta)
+	}
 }
 
 // balanceAt is the exact balance at t: the starting balance, less the drain
-// since the start, plus every event at or before t. The caller holds a.mu.
+// and the spends since the start, plus every event at or before t. The
+// caller holds a.mu.
 func (a *Account) balanceAt(t time.Time) decimal.Decimal {
-	v := a.startValue.Sub(a.drainOver(a.start, t))
-	for _, e := range a.events {
-		if e.at.After(t) {
-			break
+	return a.valueAt(&a.cur, t)
+}
+
+// valueAt is the exact balance at t, moving c there. The caller holds a.mu.
+func (a *Account) valueAt(c *cursor, t time.Time) decimal.Decimal {
+	a.move(c, t)
+	return a.left(c, t).Add(c.jumps)
+}
+
+// share is amount × part / whole: exact when it is a decimal of at most
+// shareDigits places more than amount (half of a minute's spend is; a
+// third is not), else rounded to spendPlaces. An exact share keeps the
+// balances short decimals, which compare and add faster than long ones.
+func share(amount decimal.Decimal, part, whole time.Duration) decimal.Decimal {
+	g := gcd(int64(part), int64(whole))
+	p, q := big.NewInt(int64(part)/g), big.NewInt(int64(whole)/g)
+	n := new(big.Int).Mul(amount.Coefficient(), p)
+	quo, rem := new(big.Int), new(big.Int)
+	for places := range int32(shareDigits + 1) {
+		if quo.QuoRem(n, q, rem); rem.Sign() == 0 {
+			return decimal.NewFromBigInt(quo, amount.Exponent()-places)
 		}
-		v = v.Add(e.delta)
+		n.Mul(n, ten)
 	}
-	return v
+	return amount.Mul(decimal.NewFromInt(int64(part))).DivRound(decimal.NewFromInt(int64(whole)), spendPlaces)
+}
+
+// shareDigits is how many places share tries before it rounds.
+const shareDigits = 9
+
+var ten = big.NewInt(10)
+
+func gcd(a, b int64) int64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 // drainOver is what the drain takes between from and to (zero if to is not
@@ -54,123 +148,4 @@ func (a *Account) drainOver(from, to time.Time) decimal.Decimal {
 
 func seconds(d time.Duration) decimal.Decimal {
 	return decimal.NewFromInt(int64(d)).Shift(-9)
-}
-
-// segment is a stretch of time with no event inside: the balance is v at
-// from and falls at the drain rate until just before to.
-type segment struct {
-	from, to time.Time
-	v        decimal.Decimal
-}
-
-// end is the balance just before s.to.
-func (a *Account) end(s segment) decimal.Decimal {
-	return s.v.Sub(a.drainOver(s.from, s.to))
-}
-
-// segments cuts the time from the start to now at every event. The caller
-// holds a.mu.
-func (a *Account) segments(now time.Time) []segment {
-	i := 0
-	for i < len(a.events) && !a.events[i].at.After(a.start) {
-		i++
-	}
-	s := segment{from: a.start, v: a.balanceAt(a.start)}
-	var out []segment
-	for i < len(a.events) && a.events[i].at.Before(now) {
-		s.to = a.events[i].at
-		out = append(out, s)
-		v := a.end(s)
-		for i < len(a.events) && a.events[i].at.Equal(s.to) {
-			v = v.Add(a.events[i].delta)
-			i++
-		}
-		s = segment{from: s.to, v: v}
-	}
-	s.to = now
-	return append(out, s)
-}
-
-// Lowest is the lowest balance since the account was created, rounded to 8
-// decimal places, and when it was reached. It is computed exactly from the
-// drain, bursts, credits and adjustments, not sampled at requests; when the
-// lowest point is just before a credit, at is the instant of that credit;
-// when the lowest balance lasted, at is when it was first reached.
-func (a *Account) Lowest() (v decimal.Decimal, at time.Time) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	now := a.now()
-	v, at = a.balanceAt(a.start), a.start
-	for _, s := range a.segments(now) {
-		if s.v.LessThan(v) {
-			v, at = s.v, s.from
-		}
-		if e := a.end(s); e.LessThan(v) {
-			v, at = e, s.to
-		}
-	}
-	if e := a.balanceAt(now); e.LessThan(v) {
-		v, at = e, now
-	}
-	return v.Round(balancePlaces), at
-}
-
-// TimeBelow is how long the balance has been strictly below threshold since
-// the account was created, to the nanosecond. Like Lowest it is computed
-// from the model, not sampled.
-func (a *Account) TimeBelow(threshold decimal.Decimal) time.Duration {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	var total time.Duration
-	for _, s := range a.segments(a.now()) {
-		if from, ok := a.belowFrom(s, threshold); ok {
-			total += s.to.Sub(from)
-		}
-	}
-	return total
-}
-
-// BelowSince reports whether the balance is strictly below threshold now and,
-// if it is, since when it has been without a break: the instant the drain
-// took it to the threshold, or the instant of the burst or adjustment that
-// took it below. Computed from the model.
-func (a *Account) BelowSince(threshold decimal.Decimal) (since time.Time, below bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	now := a.now()
-	for _, s := range a.segments(now) {
-		from, ok := a.belowFrom(s, threshold)
-		switch {
-		case !ok:
-			below = false
-		case from.Equal(s.from) && below:
-		default:
-			since, below = from, true
-		}
-	}
-	if !a.balanceAt(now).LessThan(threshold) {
-		return time.Time{}, false
-	}
-	if !below {
-		since = now
-	}
-	return since, true
-}
-
-// belowFrom is when, within s, the balance goes below threshold (the instant
-// it reaches it, to the nanosecond, when it crosses it within s); as it only
-// falls within a segment, it then stays below until s.to.
-func (a *Account) belowFrom(s segment, threshold decimal.Decimal) (time.Time, bool) {
-	if s.v.LessThan(threshold) {
-		return s.from, true
-	}
-	if !s.to.After(s.from) || !a.drain.IsPositive() {
-		return time.Time{}, false
-	}
-	cross := s.v.Sub(threshold).DivRound(a.drain, 9)
-	if !cross.LessThan(seconds(s.to.Sub(s.from))) {
-		return time.Time{}, false
-	}
-	at := s.from.Add(time.Duration(cross.Shift(9).IntPart()))
-	return at, at.Before(s.to)
 }

@@ -119,6 +119,7 @@ func (a *Account) Wait(ctx context.Context, cond func(Stats) bool) error {
 	for {
 		a.mu.Lock()
 		s, ch := a.statsLocked(), a.changed
+		a.watched = true
 		a.mu.Unlock()
 		if cond(s) {
 			return nil
@@ -133,6 +134,10 @@ func (a *Account) Wait(ctx context.Context, cond func(Stats) bool) error {
 
 // notify wakes every Wait. The caller holds a.mu.
 func (a *Account) notify() {
+	if !a.watched { // nobody holds the channel: spare making a new one
+		return
+	}
+	a.watched = false
 	close(a.changed)
 	a.changed = make(chan struct{})
 }

@@ -1,6 +1,8 @@
-package clocktest
+package clock
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 )
@@ -42,5 +44,31 @@ func TestAStepMovesTheWallClockAlone(t *testing.T) {
 	}
 	if n := c.Waiters(); n != 0 {
 		t.Errorf("%d waiters left", n)
+	}
+}
+
+func TestSleepAdvancesTheClockUnlessTheContextEnded(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	c := New(t0)
+	fired := c.After(time.Second)
+	if err := c.Sleep(context.Background(), 1500*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Monotonic(); got != 1500*time.Millisecond || !c.Now().Equal(t0.Add(1500*time.Millisecond)) {
+		t.Errorf("after Sleep(1.5s): monotonic %s, wall %v", got, c.Now())
+	}
+	select {
+	case <-fired:
+	default:
+		t.Error("Sleep did not fire an After it passed")
+	}
+	stop := errors.New("stopped")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(stop)
+	if err := c.Sleep(ctx, time.Hour); !errors.Is(err, stop) {
+		t.Errorf("Sleep on an ended context: %v, want its cause", err)
+	}
+	if got := c.Monotonic(); got != 1500*time.Millisecond {
+		t.Errorf("a Sleep on an ended context moved the clock to %s", got)
 	}
 }
