@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"cmp"
+	"math/bits"
 	"slices"
 	"time"
 
@@ -51,30 +53,93 @@ func Spend(from, to decimal.Decimal) decimal.Decimal {
 // burst ends. With fewer than three rates it is the lowest of them: a single
 // steep span is not yet a pace. ok is false when no span gives a rate.
 func BurnRate(readings []Reading) (rate decimal.Decimal, ok bool) {
-	rates := make([]decimal.Decimal, 0, RateSpans)
-	for i := len(readings) - 1; i > 0 && len(rates) < RateSpans; i-- {
+	var buf [RateSpans]fall
+	spans := buf[:0]
+	exact := true // every fall counted in units of 1e-8 EUR
+	newest := len(readings) - 1
+	for i := newest; i > 0 && len(spans) < RateSpans; i-- {
 		from, to := readings[i-1], readings[i]
-		span := to.At.Sub(from.At)
-		if span <= 0 || readings[len(readings)-1].At.Sub(from.At) > ReadingsAge {
+		ns := to.At.Sub(from.At)
+		if ns <= 0 || readings[newest].At.Sub(from.At) > ReadingsAge {
 			break
 		}
 		if to.Balance.GreaterThan(from.Balance) {
 			continue
 		}
-		rates = append(rates, Spend(from.Balance, to.Balance).Mul(minute).DivRound(decimal.NewFromInt(int64(span)), ratePlaces))
+		f := fall{from: from.Balance, to: to.Balance, ns: ns}
+		a, okA := units(from.Balance)
+		b, okB := units(to.Balance)
+		f.units, exact = uint64(a-b), exact && okA && okB
+		spans = append(spans, f)
 	}
-	if len(rates) == 0 {
+	if len(spans) == 0 {
 		return decimal.Zero, false
 	}
-	slices.SortFunc(rates, decimal.Decimal.Cmp)
-	switch n := len(rates); {
-	case n < 3:
-		return rates[0], true
-	case n%2 == 1:
-		return rates[n/2], true
-	default:
-		return rates[n/2-1].Add(rates[n/2]).Div(decimal.NewFromInt(2)).Round(ratePlaces), true
+	if exact {
+		slices.SortStableFunc(spans, fall.cmpUnits)
+	} else {
+		slices.SortStableFunc(spans, fall.cmp)
 	}
+	switch n := len(spans); {
+	case n < 3:
+		return spans[0].rate(), true
+	case n%2 == 1:
+		return spans[n/2].rate(), true
+	default:
+		return spans[n/2-1].rate().Add(spans[n/2].rate()).Div(decimal.NewFromInt(2)).Round(ratePlaces), true
+	}
+}
+
+// fall is one span between readings whose balance did not rise: from to to
+// in ns.
+type fall struct {
+	from, to decimal.Decimal
+	ns       time.Duration
+	// units is from − to in units of 1e-8 EUR, when both are exact in them.
+	units uint64
+}
+
+// rate is the fall's EUR per minute, to ratePlaces.
+func (f fall) rate() decimal.Decimal {
+	return f.from.Sub(f.to).Mul(minute).DivRound(decimal.NewFromInt(int64(f.ns)), ratePlaces)
+}
+
+// cmp orders two falls by rate, comparing the fractions exactly (a's fall
+// × b's span against b's fall × a's span) rather than dividing each: only
+// the median needs a division. Rounding to ratePlaces keeps the order (it
+// never swaps two rates), so the median is the one the rounded rates give.
+func (a fall) cmp(b fall) int {
+	return a.from.Sub(a.to).Mul(decimal.NewFromInt(int64(b.ns))).Cmp(b.from.Sub(b.to).Mul(decimal.NewFromInt(int64(a.ns))))
+}
+
+// cmpUnits is cmp on the falls in units, in 128 bits: no allocation.
+func (a fall) cmpUnits(b fall) int {
+	ah, al := bits.Mul64(a.units, uint64(b.ns))
+	bh, bl := bits.Mul64(b.units, uint64(a.ns))
+	switch {
+	case ah != bh:
+		return cmp.Compare(ah, bh)
+	default:
+		return cmp.Compare(al, bl)
+	}
+}
+
+// unitPlaces is the precision of units: Vonage reports 8 decimal places.
+const unitPlaces = 8
+
+// units is d in units of 1e-8 EUR, and whether it is exactly that many and
+// small enough (at most 18 digits) that the difference of two fits in an
+// int64.
+func units(d decimal.Decimal) (int64, bool) {
+	e := int(d.Exponent())
+	if e < -unitPlaces || e > 0 || d.NumDigits()+unitPlaces+e > 18 {
+		return 0, false
+	}
+	u := d.CoefficientInt64()
+	for range unitPlaces + e {
+		u *= 10
+	}
+	return u, true
 }
 
 // Project is the balance lead ahead at rate EUR per minute.

@@ -171,7 +171,8 @@ const Day = 24 * time.Hour
 // blocks that holds blocks it.
 func Decide(s Settings, in Input) Decision {
 	d := Decision{TopUps24h: s.CountLastDay(in.TopUps, in.Now)}
-	d.BurnRate, d.RateKnown = BurnRate(append(in.Readings[:len(in.Readings):len(in.Readings)], Reading{At: in.Now, Balance: in.Balance}))
+	var buf [MaxReadings + 1]Reading // on the stack: Decide runs at every check
+	d.BurnRate, d.RateKnown = BurnRate(append(append(buf[:0], in.Readings...), Reading{At: in.Now, Balance: in.Balance}))
 	if d.RateKnown {
 		d.LeadTime, d.LeadAuto = s.LeadTimeFor(in.TopUps)
 		d.Projected = Project(in.Balance, d.BurnRate, d.LeadTime)

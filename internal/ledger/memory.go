@@ -34,6 +34,10 @@ func ReadFile(path string) (State, error) {
 type Memory struct {
 	mu    sync.Mutex
 	state State
+	// spare is the copy the next Update hands to its fn: it and state swap
+	// after each Update that succeeds, so that a replay's checks, one
+	// Update each, allocate no copy once warm. Only Update touches it.
+	spare State
 }
 
 // NewMemory returns a Memory holding a copy of s.
@@ -62,13 +66,13 @@ func (m *Memory) Update(ctx context.Context, fn func(*State) error) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c := m.state.Clone()
-	if err := fn(&c); err != nil {
+	m.state.CopyTo(&m.spare)
+	if err := fn(&m.spare); err != nil {
 		return err
 	}
-	if err := c.Validate(); err != nil {
+	if err := m.spare.Validate(); err != nil {
 		return err
 	}
-	m.state = c
+	m.state, m.spare = m.spare, m.state
 	return nil
 }

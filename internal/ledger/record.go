@@ -223,6 +223,31 @@ func (s State) Clone() State {
 	return c
 }
 
+// CopyTo makes *dst a deep copy of s, reusing what dst holds (its slices'
+// arrays, the values its pointers point to): a caller that keeps a copy of
+// the state from check to check allocates nothing once warm. Nothing else
+// may share dst's slices or pointers.
+func (s State) CopyTo(dst *State) {
+	topUps, readings := dst.TopUps[:0], dst.Readings[:0]
+	clock, step, reading := dst.Clock, dst.ClockStep, dst.Reading
+	*dst = s
+	dst.TopUps, dst.Readings = append(topUps, s.TopUps...), append(readings, s.Readings...)
+	dst.Clock, dst.ClockStep, dst.Reading = copyPtr(clock, s.Clock), copyPtr(step, s.ClockStep), copyPtr(reading, s.Reading)
+}
+
+// copyPtr is a pointer to a copy of *src, in *dst when dst is set; nil for
+// a nil src.
+func copyPtr[T any](dst, src *T) *T {
+	switch {
+	case src == nil:
+		return nil
+	case dst == nil:
+		dst = new(T)
+	}
+	*dst = *src
+	return dst
+}
+
 // AddReading appends r to the readings, first dropping those it does not
 // follow (a clock that went back), then keeps at most policy.MaxReadings of
 // them, none older than policy.ReadingsAge before r.
@@ -240,12 +265,15 @@ func (s *State) AddReading(r Reading) {
 }
 
 // PolicyReadings returns the readings as the burn rate sees them.
-func (s State) PolicyReadings() []policy.Reading {
-	out := make([]policy.Reading, len(s.Readings))
-	for i, r := range s.Readings {
-		out[i] = policy.Reading{At: r.At, Balance: r.Balance}
+func (s State) PolicyReadings() []policy.Reading { return s.AppendPolicyReadings(nil) }
+
+// AppendPolicyReadings appends the readings as the burn rate sees them to
+// dst, so that a caller can reuse one buffer from check to check.
+func (s State) AppendPolicyReadings(dst []policy.Reading) []policy.Reading {
+	for _, r := range s.Readings {
+		dst = append(dst, policy.Reading{At: r.At, Balance: r.Balance})
 	}
-	return out
+	return dst
 }
 
 // Find returns the record with the given id, or nil.
@@ -259,12 +287,15 @@ func (s *State) Find(id string) *Record {
 }
 
 // PolicyTopUps returns the records as the policy sees them.
-func (s State) PolicyTopUps() []policy.TopUp {
-	out := make([]policy.TopUp, len(s.TopUps))
-	for i, r := range s.TopUps {
-		out[i] = r.PolicyTopUp()
+func (s State) PolicyTopUps() []policy.TopUp { return s.AppendPolicyTopUps(nil) }
+
+// AppendPolicyTopUps appends the records as the policy sees them to dst, so
+// that a caller can reuse one buffer from check to check.
+func (s State) AppendPolicyTopUps(dst []policy.TopUp) []policy.TopUp {
+	for _, r := range s.TopUps {
+		dst = append(dst, r.PolicyTopUp())
 	}
-	return out
+	return dst
 }
 
 // KeepUnsent is how many of the newest records that never reached Vonage

@@ -93,27 +93,31 @@ func (w *Watchdog) reportReconciled(now time.Time, bal vonage.Balance, c claim) 
 func (w *Watchdog) reportDecision(now time.Time, bal vonage.Balance, c claim, recorded bool) {
 	s := w.opts.Settings
 	d := c.decision
-	fields := make([]zap.Field, 0, 14)
-	fields = append(fields,
-		zap.String(fieldBalance, bal.Value.String()),
-		zap.Bool(fieldAutoReload, bal.AutoReload),
-		zap.String(fieldThreshold, s.Threshold.String()),
-		zap.String(fieldTarget, s.Target.String()),
-		zap.String(fieldAction, string(d.Action)),
-		zap.String(fieldReason, string(d.Reason)),
-		zap.Bool(fieldDryRun, w.opts.DryRun),
-		zap.Int(fieldTopUps24h, d.TopUps24h),
-		zap.Bool(fieldRefilling, d.Refilling),
-		zap.Bool(fieldWindowOpen, c.windowOpen),
-	)
-	if d.RateKnown {
+	// Checked first: a replay logs nowhere, and the fields cost more than the
+	// rest of its check.
+	if line := w.log.Check(zap.InfoLevel, msgDecision); line != nil {
+		fields := make([]zap.Field, 0, 14)
 		fields = append(fields,
-			zap.String(fieldBurnRate, d.BurnRate.String()),
-			zap.String(fieldProjected, d.Projected.String()),
-			zap.Int64(fieldLeadTimeMS, d.LeadTime.Milliseconds()),
-			zap.Bool(fieldLeadTimeAuto, d.LeadAuto))
+			zap.String(fieldBalance, bal.Value.String()),
+			zap.Bool(fieldAutoReload, bal.AutoReload),
+			zap.String(fieldThreshold, s.Threshold.String()),
+			zap.String(fieldTarget, s.Target.String()),
+			zap.String(fieldAction, string(d.Action)),
+			zap.String(fieldReason, string(d.Reason)),
+			zap.Bool(fieldDryRun, w.opts.DryRun),
+			zap.Int(fieldTopUps24h, d.TopUps24h),
+			zap.Bool(fieldRefilling, d.Refilling),
+			zap.Bool(fieldWindowOpen, c.windowOpen),
+		)
+		if d.RateKnown {
+			fields = append(fields,
+				zap.String(fieldBurnRate, d.BurnRate.String()),
+				zap.String(fieldProjected, d.Projected.String()),
+				zap.Int64(fieldLeadTimeMS, d.LeadTime.Milliseconds()),
+				zap.Bool(fieldLeadTimeAuto, d.LeadAuto))
+		}
+		line.Write(fields...)
 	}
-	w.log.Info(msgDecision, fields...)
 	spend := c.spend
 	if !recorded { // the reading is not in the ledger: the next check counts its span
 		spend = decimal.Zero

@@ -139,7 +139,9 @@ type Watchdog struct {
 	failures failureLog
 	// seen is the ledger's state as this process last wrote or read it
 	// (under mu): what a check decides on when the ledger cannot be read.
-	seen ledger.State
+	// next is the state an update is writing, which becomes seen once it
+	// is durable; the two swap, so that keeping them allocates nothing.
+	seen, next ledger.State
 	// unsent are the intents whose write failed (under mu): the write may
 	// have landed all the same (a reply lost after Redis applied it, a file
 	// renamed before its fsync failed, a transaction Redis ran after the
@@ -154,6 +156,11 @@ type Watchdog struct {
 	// interval is the span from this check to the next run of the
 	// schedule (under mu), the automatic lead time's interval.
 	interval time.Duration
+	// topUps and readings are apply's buffers for the policy's view of the
+	// ledger (under mu), reused from check to check: the policy keeps
+	// neither.
+	topUps   []policy.TopUp
+	readings []policy.Reading
 }
 
 // New returns a Watchdog over api and l.
@@ -314,13 +321,12 @@ func (w *Watchdog) decide(ctx context.Context, bal vonage.Balance) (claim, error
 		pending time.Duration
 		unseen  time.Duration
 		ran     bool
-		seen    ledger.State
 	)
 	err := w.ledger.Update(ctx, func(st *ledger.State) error {
 		ran = true
 		at, pending = w.read(), w.clock.unapplied()
 		c, unseen = w.apply(st, bal, at, pending, c.lost || c.intent != nil)
-		seen = st.Clone()
+		st.CopyTo(&w.next)
 		return nil
 	})
 	if !ran {
@@ -351,7 +357,7 @@ func (w *Watchdog) decide(ctx context.Context, bal vonage.Balance) (claim, error
 		w.ledgerFailed(now, err, c.decision.Action == policy.ActionTopUp && !w.opts.DryRun)
 		return claim{}, err
 	}
-	w.seen, w.recreated = seen, 0
+	w.seen, w.next, w.recreated = w.next, w.seen, 0
 	w.unsent = stillUnsent(w.unsent, c.closed, now, w.opts.Settings)
 	c.lost = c.lost && c.intent == nil
 	w.clock.applied(pending)
@@ -384,10 +390,14 @@ func (w *Watchdog) apply(st *ledger.State, bal vonage.Balance, at reading, pendi
 	c.closed = closeUnsent(st, w.unsent, now)
 	c.redated = st.ClampAhead(now, StepTolerance)
 	c.confirmed, c.unconfirmed = reconcile(st, bal, now, s, w.opts.Amount)
+	w.topUps, w.readings = st.AppendPolicyTopUps(w.topUps[:0]), st.AppendPolicyReadings(w.readings[:0])
 	c.decision = policy.Decide(s, policy.Input{
 		Balance: bal.Value, AutoReload: bal.AutoReload, Now: now,
-		Refilling: st.Refilling, TopUps: st.PolicyTopUps(), Readings: st.PolicyReadings(),
+		Refilling: st.Refilling, TopUps: w.topUps, Readings: w.readings,
 	})
+	// After this check a window is open if one was before it (the records
+	// Prune drops below are older than any window) or its intent opens one.
+	c.windowOpen = s.WindowOpen(w.topUps, now)
 	st.Refilling = c.decision.Refilling
 	if n := len(st.Readings); n > 0 && st.Readings[n-1].At.Before(now) {
 		c.spend = policy.Spend(st.Readings[n-1].Balance, bal.Value)
@@ -396,10 +406,10 @@ func (w *Watchdog) apply(st *ledger.State, bal vonage.Balance, at reading, pendi
 		r := ledger.Record{ID: w.opts.NewID(), At: now, BalanceBefore: bal.Value, Outcome: ledger.Pending}
 		st.TopUps = append(st.TopUps, r)
 		c.intent = &r
+		c.windowOpen = true
 		w.opts.CrashPoint(CrashBeforeIntent) // decided, not yet durable
 	}
 	st.Prune(now.Add(-retention(s.Window)))
-	c.windowOpen = s.WindowOpen(st.PolicyTopUps(), now)
 	st.Reading = &ledger.Reading{At: now, Balance: bal.Value, AutoReload: bal.AutoReload, Replica: w.opts.Replica}
 	st.AddReading(*st.Reading)
 	return c, unseen
