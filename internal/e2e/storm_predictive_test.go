@@ -27,30 +27,58 @@ func TestFaultStormPredictive(t *testing.T) {
 
 // readingLag bounds how long after the account answered a balance the
 // watchdog dates its reading: it reads its clock in the ledger's update,
-// once the answer is in. A span between two of its readings, a schedule
-// interval long, is at most that much shorter than the span between the
-// two answers, which raises its fall rate by at most
-// stormInterval/(stormInterval-readingLag). A pause (SIGSTOP) between an
-// answer and the update lengthens one span and shortens the next by more:
-// the burn rate, the median of five spans or the lowest of one or two,
-// passes over that one.
-const readingLag = 100 * time.Millisecond
+// once the answer is in, through the HTTP/2 front for some starts, while
+// the account's handler (in this process, under the race detector) still
+// writes its body. A span between two of its readings, a schedule interval
+// long, is at most that much shorter than the span between the two
+// answers, which raises its fall rate by at most
+// stormInterval/(stormInterval-readingLag): measured, by up to 2%. A pause
+// (SIGSTOP) between an answer and the update lengthens one span and
+// shortens the next by more: the burn rate, the median of five spans or
+// the lowest of one or two, passes over that one.
+const readingLag = 200 * time.Millisecond
 
 // checkPredictiveRefill is invariant 3 for one binary under the predictive
 // policy (checkRefillUnder, with the projections of the decision lines
 // checked by projections). Besides, every decision line that shows a burn
 // rate must show the projection it gives (projections.checkArithmetic),
-// and at least one top-up must have gone out on a projection alone.
+// and at least one check must have decided a top-up on a projection alone
+// that the account bears out. (Its request need not reach the account: a
+// kill or a long pause may end it first. The storm drains so fast that the
+// balance is mostly below the threshold: the first top-up, before any
+// credit has set the lead time, is most often the only projected one.)
 func checkPredictiveRefill(t *testing.T, reads []read, decs []line, tops []sim.TopUp, owner []int, intents []ledger.Record) {
 	t.Helper()
 	p := newProjections(reads)
 	p.checkArithmetic(t, decs)
 	checkRefillUnder(t, p, reads, decs, tops, owner, intents)
-	t.Logf("storm: %d top-ups on a projection alone; %d decision lines with a projection, %d accepted as a need; highest burn rate %s of the fall rate the account's answers bear out",
-		p.topUps, p.lines, p.needs, p.highest.StringFixed(3))
-	if p.topUps == 0 {
-		t.Errorf("invariant 3: no top-up went out on a projection alone (projected_below_threshold): the predictive storm tested nothing of its own")
+	decided := p.projectedTopUps(decs)
+	t.Logf("storm: %d checks decided a top-up on a projection alone that the account bears out, %d such top-ups reached it; %d decision lines with a projection, %d accepted as a need; highest burn rate %s of the fall rate the account's answers bear out",
+		decided, p.topUps, p.lines, p.needs, p.highest.StringFixed(3))
+	if decided == 0 {
+		t.Errorf("invariant 3: no check decided a top-up on a projection alone (projected_below_threshold) that the account bears out: the predictive storm tested nothing of its own")
 	}
+}
+
+// projectedTopUps counts the decision lines of top-ups on a projection
+// alone whose projection the account bears out (accepts), for the last
+// answer of their balance before them.
+func (p *projections) projectedTopUps(decs []line) int {
+	n := 0
+	for i, d := range decs {
+		at, err := time.Parse(time.RFC3339Nano, d.str("ts"))
+		v, verr := decimal.NewFromString(d.str("balance"))
+		if err != nil || verr != nil || d.str("action") != "top_up" || d.str("reason") != "projected_below_threshold" {
+			continue
+		}
+		for j := len(p.answers) - 1; j >= 0; j-- {
+			if rd := p.answers[j]; !rd.at.After(at.Add(100*time.Millisecond)) && rd.value.Equal(v) {
+				n += count(p.accepts(rd, &decs[i]))
+				break
+			}
+		}
+	}
+	return n
 }
 
 // projections checks the projections that decision lines show against the
@@ -195,7 +223,8 @@ func (p *projections) fallBound(at time.Time) decimal.Decimal {
 // above the threshold with no refill under way): it must have gone out on
 // a projection alone. Its decision line (action top_up, for the balance rd
 // it was decided on, logged by the time a pause could have delayed it)
-// must say projected_below_threshold, with a projection accepts accepts.
+// must say projected_below_threshold, with a projection the account bears
+// out (accepts).
 func (p *projections) checkTopUp(t *testing.T, tu sim.TopUp, in ledger.Record, rd read, decs []line) {
 	t.Helper()
 	d := decisionIn(rd, decs, in.At.Add(fleetDecisionLag), func(d line) bool { return d.str("action") == "top_up" })

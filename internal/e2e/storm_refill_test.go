@@ -9,28 +9,45 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/topup-watchdog/topup-watchdog/internal/ledger"
+	"github.com/topup-watchdog/topup-watchdog/internal/oracle"
 	"github.com/topup-watchdog/topup-watchdog/internal/sim"
+	"github.com/topup-watchdog/topup-watchdog/policy"
 )
 
 // Invariant 3 of the storms (checkInvariants): every top-up was decided on
 // a balance the account answered, below the threshold or, with a refill
-// under way, below the target.
+// under way, below the target; under the predictive policy, also on a
+// projection below the threshold that its decision line shows and the
+// account's answers bear out (storm_predictive_test.go).
 
-// checkRefill replays the balances the account answered through the refill
-// rule and checks the balance each top-up was decided on. A balance answered
-// with no decision logged for it may not have reached the ledger (the process
-// died first, or the client had given up): the replay takes both branches.
+// checkRefill is invariant 3 for one binary under the threshold policy.
 func checkRefill(t *testing.T, reads []read, decs []line, tops []sim.TopUp, owner []int, intents []ledger.Record) {
+	t.Helper()
+	checkRefillUnder(t, nil, reads, decs, tops, owner, intents)
+}
+
+// checkRefillUnder replays the balances the account answered through the
+// refill rule and checks the balance each top-up was decided on. A balance
+// answered with no decision logged for it may not have reached the ledger
+// (the process died first, or the client had given up): the replay takes
+// both branches. With proj (the predictive policy), a balance whose decision
+// line shows a projection below the threshold that proj accepts starts a
+// refill too, and a top-up at or above the threshold with no refill under
+// way is allowed when its own decision line says projected_below_threshold
+// with such a projection.
+func checkRefillUnder(t *testing.T, proj *projections, reads []read, decs []line, tops []sim.TopUp, owner []int, intents []ledger.Record) {
 	t.Helper()
 	before := make([]map[bool]bool, len(reads)) // refilling states possible before each read
 	states := map[bool]bool{false: true}        // a fresh ledger is not refilling
 	for k, rd := range reads {
 		before[k] = states
+		d := decisionOf(rd, decs)
+		projected := proj != nil && d != nil && proj.accepts(rd, d)
 		next := map[bool]bool{}
 		for s := range states {
-			next[refills(s, rd.value)] = true
+			next[refills(s, rd.value) || projected] = true
 		}
-		if !decided(rd, decs) {
+		if d == nil {
 			for s := range states {
 				next[s] = true
 			}
@@ -58,34 +75,52 @@ func checkRefill(t *testing.T, reads []read, decs []line, tops []sim.TopUp, owne
 		for s := range before[k] {
 			ok = ok || refills(s, v)
 		}
-		if !ok {
+		switch {
+		case ok:
+		case proj == nil:
 			t.Errorf("invariant 3: top-up #%d (intent %s) decided on a balance of %s, at or above the threshold %s with no refill under way (target %s)",
 				tu.Seq, in.ID, v, stormThreshold, stormTarget)
+		default:
+			proj.checkTopUp(t, tu, in, reads[k], decs)
 		}
 	}
 }
 
-// refills is the contract's rule 2: whether a check that reads v wants a
-// top-up, given whether a refill was under way.
+// stormSettings are the binary's threshold and target as internal/oracle
+// takes them (rule 2 reads nothing else): the storm runs the threshold
+// policy.
+var stormSettings = policy.Settings{Threshold: stormThreshold, Target: stormTarget}
+
+// refills is the contract's rule 2, as internal/oracle states it: whether a
+// check that reads v wants a top-up, given whether a refill was under way;
+// a refill is under way after it if it does.
 func refills(refilling bool, v decimal.Decimal) bool {
-	if refilling {
-		return v.LessThan(stormTarget)
-	}
-	return v.LessThan(stormThreshold)
+	_, ok := oracle.Want(stormSettings, policy.Input{Balance: v, Refilling: refilling})
+	return ok
 }
 
 // decided reports whether a decision line was logged for the balance rd.
-func decided(rd read, decs []line) bool {
-	for _, d := range decs {
+func decided(rd read, decs []line) bool { return decisionOf(rd, decs) != nil }
+
+// decisionOf is the decision line logged for the balance rd: one of its
+// value from 100ms before the answer to 3s after; nil if none.
+func decisionOf(rd read, decs []line) *line {
+	return decisionIn(rd, decs, rd.at.Add(3*time.Second), func(line) bool { return true })
+}
+
+// decisionIn is the first decision line of decs that keep accepts, for the
+// balance rd, logged from 100ms before the answer to until; nil if none.
+func decisionIn(rd read, decs []line, until time.Time, keep func(line) bool) *line {
+	for i, d := range decs {
 		at, err := time.Parse(time.RFC3339Nano, d.str("ts"))
-		if err != nil || at.Before(rd.at.Add(-100*time.Millisecond)) || at.After(rd.at.Add(3*time.Second)) {
+		if err != nil || at.Before(rd.at.Add(-100*time.Millisecond)) || at.After(until) {
 			continue
 		}
-		if v, err := decimal.NewFromString(d.str("balance")); err == nil && v.Equal(rd.value) {
-			return true
+		if v, err := decimal.NewFromString(d.str("balance")); err == nil && v.Equal(rd.value) && keep(d) {
+			return &decs[i]
 		}
 	}
-	return false
+	return nil
 }
 
 // The fleet's clock and its replicas' logs may disagree by a few

@@ -1,9 +1,10 @@
 // Package oracle states the contract's top-up rules a second time, for tests
 // only: rules 2 and 3 of "Top-up rules" in docs/contract.md (what wants a
 // top-up, what blocks it, in the contract's order, and the 24-hour count)
-// and the predictive policy (the burn rate, the automatic lead time and the
-// projection). The tests of package policy, the month in simulated time and
-// the fault storms hold the real code to it; no other code imports it.
+// and the predictive policy (the readings the ledger keeps, the burn rate,
+// the automatic lead time and the projection). The tests of package
+// policy, the month in simulated time and the fault storms hold the real
+// code to it; no other code imports it.
 //
 // It shares no decision code with package policy: it takes policy's types
 // (Settings, Input, TopUp, Reading, Decision) and names (the actions and
