@@ -50,8 +50,10 @@ func Spend(from, to decimal.Decimal) decimal.Decimal {
 // ReadingsAge of the newest reading, so that one odd reading (a glitch low or
 // high gives one steep span, never two) does not move it, a jump in pace
 // shows by the third span at that pace, and it lets go three spans after a
-// burst ends. With fewer than three rates it is the lowest of them: a single
-// steep span is not yet a pace. ok is false when no span gives a rate.
+// burst ends. With two rates it is the lower: one of them may be the odd
+// reading's. One rate is not yet a pace (after a first start, or an hour
+// without a check, one odd reading would be it): ok is false then, as when
+// no span gives a rate.
 func BurnRate(readings []Reading) (rate decimal.Decimal, ok bool) {
 	var buf [RateSpans]fall
 	spans := buf[:0]
@@ -72,7 +74,7 @@ func BurnRate(readings []Reading) (rate decimal.Decimal, ok bool) {
 		f.units, exact = uint64(a-b), exact && okA && okB
 		spans = append(spans, f)
 	}
-	if len(spans) == 0 {
+	if len(spans) < 2 {
 		return decimal.Zero, false
 	}
 	if exact {
@@ -81,7 +83,7 @@ func BurnRate(readings []Reading) (rate decimal.Decimal, ok bool) {
 		slices.SortStableFunc(spans, fall.cmp)
 	}
 	switch n := len(spans); {
-	case n < 3:
+	case n == 2:
 		return spans[0].rate(), true
 	case n%2 == 1:
 		return spans[n/2].rate(), true
@@ -168,10 +170,15 @@ const maxDuration = time.Duration(1<<63 - 1)
 
 // The automatic lead time (TOPUP_LEAD_TIME=auto): the slowest credit delay
 // among the CreditDelays newest confirmed top-ups, plus two intervals of the
-// schedule; DefaultLeadTime until a top-up has been confirmed.
+// schedule, at most MaxLeadTime; DefaultLeadTime until a top-up has been
+// confirmed. MaxLeadTime bounds a set lead time too (the configuration
+// refuses a longer one): the readings reach back an hour and the cap counts
+// a day, so a projection further ahead would rest on nothing seen, and a
+// schedule with a night's gap between two runs would project 30 hours.
 const (
 	DefaultLeadTime = 10 * time.Minute
 	CreditDelays    = 5
+	MaxLeadTime     = 24 * time.Hour
 )
 
 // LeadTimeFor is how far ahead the projection looks: s.LeadTime when set, else
@@ -193,5 +200,5 @@ func (s Settings) LeadTimeFor(topUps []TopUp) (lead time.Duration, auto bool) {
 	if seen == 0 {
 		return DefaultLeadTime, true
 	}
-	return slowest + 2*s.Interval, true
+	return min(slowest+2*s.Interval, MaxLeadTime), true
 }

@@ -22,6 +22,14 @@ func minutely(balances ...string) []policy.Reading {
 	return out
 }
 
+// noRate fails when readings give a burn rate.
+func noRate(t *testing.T, readings []policy.Reading) {
+	t.Helper()
+	if rate, ok := policy.BurnRate(readings); ok {
+		t.Errorf("BurnRate(%v) = %s EUR/min, want none", readings, rate)
+	}
+}
+
 // rateOf is the burn rate of readings, failing when there is none.
 func rateOf(t *testing.T, readings []policy.Reading) decimal.Decimal {
 	t.Helper()
@@ -48,9 +56,14 @@ func TestBurnRate(t *testing.T) {
 			t.Errorf("Spend(15, 10) = %s, want 5", got)
 		}
 		// A credit of 50 between two falls of 1 a minute leaves the pace at
-		// 1, and a credit just after one fall neither lowers it nor zeroes it.
+		// 1, and a credit just after falls of 1, 2 and 3 leaves it at their
+		// median, 2: taken for a rate of zero (or less) it would make four
+		// rates, and the mean of the middle two, 1.5.
 		wantRate(t, minutely("100", "99", "149", "148"), "1")
-		wantRate(t, minutely("100", "99", "149"), "1")
+		wantRate(t, minutely("100", "99", "97", "94", "144"), "2")
+		// Nor is a credit a rate of its own: one fall and a credit are one
+		// rate, not yet a pace (a zero would make it two, and the rate 0).
+		noRate(t, minutely("100", "99", "149"))
 	})
 	t.Run("one odd low reading does not move the rate", func(t *testing.T) {
 		wantRate(t, minutely("100", "99", "98", "97", "90", "95", "94", "93"), "1")
@@ -71,16 +84,34 @@ func TestBurnRate(t *testing.T) {
 		wantRate(t, minutely(append(burst, "74", "73", "72")...), "1")
 	})
 	t.Run("readings older than an hour are not used", func(t *testing.T) {
-		// A slow span from an hour before: the lowest of the two rates when
-		// it counts.
-		old := []policy.Reading{{At: ago(61 * time.Minute), Balance: eur("100.59")}, {At: ago(time.Minute), Balance: eur("100")}, {At: noon, Balance: eur("99")}}
+		// Two spans of the last minutes, at 2 and then 1 a minute: the lower,
+		// 1. A steep span from an hour before would make three rates, and the
+		// median 2.
+		old := []policy.Reading{{At: ago(61 * time.Minute), Balance: eur("250")}, {At: ago(2 * time.Minute), Balance: eur("102")},
+			{At: ago(time.Minute), Balance: eur("100")}, {At: noon, Balance: eur("99")}}
 		wantRate(t, old, "1")
+		old[0].At = ago(time.Hour) // 148 in 58 minutes: it counts
+		wantRate(t, old, "2")
+		// A slow span from an hour before, with one span of the last minute:
+		// no rate, where it would be a second one, and the lower.
+		old = []policy.Reading{{At: ago(61 * time.Minute), Balance: eur("100.59")}, {At: ago(time.Minute), Balance: eur("100")}, {At: noon, Balance: eur("99")}}
+		noRate(t, old)
 		old[0].At = ago(time.Hour) // 0.59 in 59 minutes: it counts
 		wantRate(t, old, "0.01")
 	})
 	t.Run("readings from before a clock that stepped back are not used", func(t *testing.T) {
-		stepped := []policy.Reading{{At: ago(time.Minute), Balance: eur("100.50")}, {At: ago(2 * time.Minute), Balance: eur("100")}, {At: noon, Balance: eur("98")}}
+		// The clock stepped back two minutes after the reading of 100.50;
+		// the two spans since, at 2 and then 1 a minute, give the lower, 1.
+		// The steep span from before the step (9.50 in 3 minutes) would
+		// make three rates and the median 2; with the span across the step,
+		// four, and 1.5.
+		stepped := []policy.Reading{{At: ago(4 * time.Minute), Balance: eur("110")}, {At: ago(time.Minute), Balance: eur("100.50")},
+			{At: ago(3 * time.Minute), Balance: eur("100")}, {At: ago(2 * time.Minute), Balance: eur("98")}, {At: noon, Balance: eur("96")}}
 		wantRate(t, stepped, "1")
+		// One span since the step: no rate, where the span across the step
+		// would be a second one, and the lower.
+		stepped = []policy.Reading{{At: ago(time.Minute), Balance: eur("100.50")}, {At: ago(2 * time.Minute), Balance: eur("100")}, {At: noon, Balance: eur("98")}}
+		noRate(t, stepped)
 	})
 	t.Run("no rate from a single reading", func(t *testing.T) {
 		if rate, ok := policy.BurnRate(minutely("50")); ok {
@@ -94,7 +125,37 @@ func TestBurnRate(t *testing.T) {
 			t.Errorf("Decide without earlier readings knows a rate: %+v", d)
 		}
 	})
-	t.Run("the rate is the lowest while there are fewer than three rates", func(t *testing.T) {
+	t.Run("one span is not yet a pace", func(t *testing.T) {
+		// Two readings: one span, however steep (a glitch low after a first
+		// start), or flat, is no rate.
+		noRate(t, minutely("100", "60"))
+		noRate(t, minutely("100", "100"))
+		// Nor is one fall after a rise (a glitch high and back): the rise
+		// gives no rate.
+		noRate(t, minutely("100", "160", "100"))
+		s := settings
+		s.Predictive = true
+		d := policy.Decide(s, policy.Input{Balance: eur("60"), AutoReload: true, Now: noon, Readings: minutely("100", "60")[:1]})
+		if d.RateKnown || d.Action != policy.ActionNone {
+			t.Errorf("Decide with one earlier reading = %+v, want no rate and no top-up", d)
+		}
+	})
+	t.Run("of two spans the lower is the rate", func(t *testing.T) {
+		// One odd reading among two spans gives the steep one; the other is
+		// the pace.
+		wantRate(t, minutely("100", "100", "60"), "0")         // a glitch low after a flat span
+		wantRate(t, minutely("100", "100", "160", "100"), "0") // a glitch high and back
+		wantRate(t, minutely("100", "99", "59"), "1")          // a glitch low at a pace of 1
+		s := settings
+		s.Predictive = true
+		d := policy.Decide(s, policy.Input{Balance: eur("60"), AutoReload: true, Now: noon, Readings: minutely("100", "100", "60")[:2]})
+		want := policy.Decision{Action: policy.ActionNone, Reason: policy.ReasonBalanceOK, RateKnown: true, BurnRate: eur("0"),
+			Projected: eur("60"), LeadTime: policy.DefaultLeadTime, LeadAuto: true}
+		if !oracle.Equal(d, want) {
+			t.Errorf("Decide after a flat span and a glitch low = %+v, want %+v", d, want)
+		}
+	})
+	t.Run("of two rates the rate is the lower", func(t *testing.T) {
 		wantRate(t, minutely("100", "99", "90"), "1")
 	})
 	t.Run("of four rates the rate is the mean of the two in the middle", func(t *testing.T) {

@@ -357,19 +357,58 @@ func FuzzDecideSequence(f *testing.F) {
 }
 
 // TestDecideSequencesKeepTheRules runs the fuzz checker over 2,000 seeded
-// random sequences of up to 300 readings, and makes sure that between them
-// they reached every action and reason.
+// random sequences of up to 300 readings (seqRandom), and makes sure that
+// between them they reached every action and reason.
 func TestDecideSequencesKeepTheRules(t *testing.T) {
 	seen := seqCoverage{}
 	for seed := range uint64(2000) {
-		rng := rand.New(rand.NewPCG(seed, 0x5e9))
-		data := make([]byte, 4+3*rng.IntN(seqMaxSteps+1))
-		for i := range data {
-			data[i] = byte(rng.Uint32())
-		}
+		data := seqRandom(rand.New(rand.NewPCG(seed, 0x5e9)))
 		if err := seqCheck(seqDecode(data), seen); err != nil {
 			t.Fatalf("seed %d (input %x): %v", seed, data, err)
 		}
 	}
 	seqRequireCoverage(t, seen)
+}
+
+// seqRandom is the fuzz input of a random sequence of up to seqMaxSteps
+// readings: random settings, then random readings and runs of readings.
+// The burn rate needs two spans within the hour whose balance did not rise,
+// which random readings seldom give (most of them jump to the threshold or
+// the target, or hours on), so that a projection blocked by one blocker or
+// another would hardly ever be seen. A run is a random reading and two to
+// five more on one schedule (15s, 30s or 4 minutes apart, or a multiple of
+// 15s up to 4 minutes) at one pace (the balance falling by the same 0,
+// 0.00000001 or 1 to 4 EUR each time): a rate shows from its second reading
+// after the random one on. Half of the runs give every top-up they ask for
+// one outcome (one answer to every request, as in an outage: not sent each
+// time, or the same Retry-After), half a random one each time.
+func seqRandom(rng *rand.Rand) []byte {
+	n := rng.IntN(seqMaxSteps + 1)
+	data := make([]byte, 4, 4+3*n)
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	reading := func(advance, balance, flags byte) {
+		if len(data) < 4+3*n {
+			data = append(data, advance, balance, flags)
+		}
+	}
+	for len(data) < 4+3*n {
+		reading(byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32()))
+		if rng.IntN(10) >= 3 {
+			continue
+		}
+		// seqAdvance: n*15s; seqBalance: the balance before, less n halves
+		// of a euro (-1 is 0.00000001).
+		advance := []byte{1, 2, 16, byte(1 + rng.IntN(16))}[rng.IntN(4)]
+		fall := byte(2<<6 | (32 - rng.IntN(9)))
+		flags, sameFlags := byte(rng.Uint32()), rng.IntN(2) == 0
+		for range 2 + rng.IntN(4) {
+			if !sameFlags {
+				flags = byte(rng.Uint32())
+			}
+			reading(advance, fall, flags)
+		}
+	}
+	return data
 }

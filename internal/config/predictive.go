@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"time"
+
+	"github.com/topup-watchdog/topup-watchdog/policy"
 )
 
 // The values of TOPUP_POLICY.
@@ -15,11 +17,9 @@ const (
 // time out: the slowest recent credit delay plus two schedule intervals.
 const LeadTimeAuto = "auto"
 
-// MaxLeadTime is the largest TOPUP_LEAD_TIME accepted. The burn rate comes
-// from the readings of the last hour; a projection further ahead than a day
-// would start refills for a need that far away, and the daily cap and the
-// ledger count in days.
-const MaxLeadTime = 24 * time.Hour
+// MaxLeadTime is the largest TOPUP_LEAD_TIME accepted: the policy's bound,
+// which caps the automatic lead time too (see policy.MaxLeadTime).
+const MaxLeadTime = policy.MaxLeadTime
 
 // parsePolicy reads TOPUP_POLICY: whether the policy is the predictive one.
 func parsePolicy(s string) (bool, error) {

@@ -92,6 +92,10 @@ const (
 )
 
 // redisKeys are the keys of one account's ledger, under one hash tag.
+// redisLedgerVersion is the schema version of the Redis ledger's value,
+// which never holds readings (they live under the reading key).
+const redisLedgerVersion = 1
+
 type redisKeys struct {
 	ledger, tick, reading string
 }

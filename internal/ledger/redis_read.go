@@ -45,7 +45,9 @@ func (r *Redis) decodeSnapshot(op, ledgerRaw string, ledgerOK bool, readingRaw s
 		}
 		sn.state = s
 	}
-	base, err := encode(sn.state)
+	asStored := sn.state
+	asStored.Version = redisLedgerVersion // as the value is written (readings, if any, kept: they move)
+	base, err := encode(asStored)
 	if err != nil {
 		return snapshot{}, fmt.Errorf("redis ledger: %s: %w", op, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -243,8 +244,8 @@ func TestRedisReadsAVersion1Ledger(t *testing.T) {
 	if got, _ := stored(t, srv, r); got.Version != SchemaVersion || got.Refilling || len(got.TopUps) != 5 {
 		t.Errorf("after a change the ledger value holds %+v", got)
 	}
-	if v := srv.Client().Get(ctx, r.keys.ledger).Val(); !strings.Contains(v, `"version": 2,`) {
-		t.Errorf("the ledger value was not written as version 2:\n%s", v)
+	if v := srv.Client().Get(ctx, r.keys.ledger).Val(); !strings.Contains(v, `"version": 1,`) {
+		t.Errorf("the ledger value was not written in version 1's layout, which holds no readings:\n%s", v)
 	}
 }
 
@@ -262,5 +263,46 @@ func TestRedisRefusesANewerLedger(t *testing.T) {
 	}
 	if err := r.Update(ctx, func(*State) error { return nil }); !errors.Is(err, ErrNewerVersion) {
 		t.Errorf("Update = %v, want it refused", err)
+	}
+}
+
+// The ledger value holds no readings, so it keeps version 1's layout, which
+// the release before this one reads: during a rollout the replicas of both
+// releases claim through the same ledger, a record and its readings
+// written by the new one included.
+func TestRedisTheLedgerValueStaysReadableByThePreviousRelease(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	r := openRedisQuiet(t, srv)
+	mustUpdate(t, r, check(fleetReading(r, time.Minute, "20")))
+	mustUpdate(t, r, func(s *State) error {
+		s.TopUps = append(s.TopUps, Record{ID: "a", At: r.Now().UTC(), BalanceBefore: decimal.RequireFromString("5"), Outcome: Pending})
+		s.AddReading(fleetReading(r, 0, "5"))
+		return nil
+	})
+	raw, err := srv.Client().Get(ctx, r.keys.ledger).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct {
+		Version  int             `json:"version"`
+		Readings json.RawMessage `json:"readings"`
+	}
+	if err := json.Unmarshal(raw, &v); err != nil || v.Version != 1 || v.Readings != nil {
+		t.Fatalf("the ledger value is version %d with readings %s (%v), want version 1 and none:\n%s", v.Version, v.Readings, err, raw)
+	}
+	fixture, err := os.ReadFile(filepath.Join("testdata", "redis-ledger-v1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var old, now map[string]any
+	if err := json.Unmarshal(fixture, &old); err != nil {
+		t.Fatal(err)
+	}
+	_ = json.Unmarshal(raw, &now)
+	for k := range now {
+		if _, ok := old[k]; !ok && k != "clock" && k != "clock_step" {
+			t.Errorf("the ledger value has the field %q, which the previous release's value (%s) has not", k, "testdata/redis-ledger-v1.json")
+		}
 	}
 }

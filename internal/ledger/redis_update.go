@@ -114,7 +114,15 @@ func (r *Redis) attempt(ctx context.Context, tx *redis.Tx, fn func(*State) error
 	}
 	stored := next
 	stored.Readings = nil // under the reading key
-	data, saved, err := prepare(stored)
+	_, saved, err := prepare(stored)
+	if err != nil {
+		return r.fail("update", err)
+	}
+	// Without readings the value is version 1's layout: the release before
+	// this one reads it, so a fleet can be rolled forward replica by
+	// replica and every replica still claims through one ledger.
+	stored.Version = redisLedgerVersion
+	data, err := encode(stored)
 	if err != nil {
 		return r.fail("update", err)
 	}

@@ -72,7 +72,7 @@ func Project(s policy.Settings, in policy.Input) Projection {
 // Each span between two of them whose balance did not rise gives a rate,
 // its fall per minute (a span that rose hides a credit: it gives none). Of
 // the five newest rates, the rate is the median (of an even count, the mean
-// of the two in the middle); of one or two, the lowest.
+// of the two in the middle); of two, the lower; one rate is none.
 func BurnRate(readings []policy.Reading) (decimal.Decimal, bool) {
 	first := len(readings) - 1
 	for first > 0 && readings[first-1].At.Before(readings[first].At) &&
@@ -94,9 +94,9 @@ func BurnRate(readings []policy.Reading) (decimal.Decimal, bool) {
 	}
 	slices.SortFunc(rates, func(a, b decimal.Decimal) int { return a.Cmp(b) })
 	switch n := len(rates); {
-	case n == 0:
+	case n < 2:
 		return decimal.Zero, false
-	case n <= 2:
+	case n == 2:
 		return rates[0], true
 	case n%2 == 1:
 		return rates[n/2], true
@@ -127,7 +127,8 @@ func AddReading(readings []policy.Reading, r policy.Reading) []policy.Reading {
 // set, else (auto) the slowest credit delay (the time from a confirmed
 // top-up's intent to its credit, none less than zero) among the five newest
 // confirmed top-ups of topUps (oldest first), plus two intervals of the
-// schedule; ten minutes until a top-up has been confirmed.
+// schedule, never more than a day; ten minutes until a top-up has been
+// confirmed.
 func LeadTime(s policy.Settings, topUps []policy.TopUp) (lead time.Duration, auto bool) {
 	if s.LeadTime > 0 {
 		return s.LeadTime, false
@@ -141,5 +142,5 @@ func LeadTime(s policy.Settings, topUps []policy.TopUp) (lead time.Duration, aut
 	if len(delays) == 0 {
 		return untilConfirmed, true
 	}
-	return slices.Max(delays[max(0, len(delays)-creditDelays):]) + 2*s.Interval, true
+	return min(slices.Max(delays[max(0, len(delays)-creditDelays):])+2*s.Interval, 24*time.Hour), true
 }
