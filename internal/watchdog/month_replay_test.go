@@ -37,8 +37,9 @@ func (v *monthVerdict) fail(invariant, format string, args ...any) {
 // uncredited and inside the window. Exactly: for requests a and b received
 // in that order, a applied, never b.ReceivedAt < a.CreditAt and
 // b.ReceivedAt - a.ReceivedAt < window. No tolerance: the fake clock stands
-// still during a check, so a request is received at the instant its intent
-// was written. This holds only because credits are the only rises of the
+// still during a check (the month's Sleep does not move it; see start, and
+// run checks it), so a request is received at the instant its intent was
+// written. This holds only because credits are the only rises of the
 // balance and the credit delay is shorter than the window: then a credit
 // can only confirm (rule 6) its own top-up or one whose window is over. With
 // a credit delay over the window, or any other credit, an older top-up's

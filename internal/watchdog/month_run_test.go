@@ -13,6 +13,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/topup-watchdog/topup-watchdog/internal/replay"
 	"github.com/topup-watchdog/topup-watchdog/internal/sim"
 	"github.com/topup-watchdog/topup-watchdog/internal/watchdog"
 	"github.com/topup-watchdog/topup-watchdog/policy"
@@ -50,40 +51,69 @@ type monthLine struct {
 	LeadAuto  bool   `json:"lead_time_auto"`
 }
 
-// run drives the month and returns its checks, one per interval, those
-// missed while the watchdog was down included.
+// run drives the month on the replay driver's schedule and returns its
+// checks, one per interval, those missed while the watchdog was down
+// included. Before each run time's check come the traffic, the account as
+// the check will find it, and the check's scripted read faults, or no check
+// while the watchdog is down; after it, what the check did, and a restart.
 func (r *monthRig) run(days int) []monthCheck {
-	out := make([]monthCheck, 0, days*int(24*time.Hour/monthInterval))
+	n := days * int(24*time.Hour/monthInterval)
+	end := r.clock.Now().Add(time.Duration(days) * 24 * time.Hour)
+	out := make([]monthCheck, 0, n)
 	down, seenRequests, logOffset := 0, 0, 0
-	for range days * int(24*time.Hour/monthInterval) {
-		day, minute := r.dayAndMinute()
-		r.traffic(day, minute)
-		c := monthCheck{at: r.clock.Now(), balance: r.acct.Balance(), autoReload: r.acct.AutoReload()}
-		if c.balance.LessThan(r.s.Threshold) {
-			c.since, _ = r.acct.BelowSince(r.s.Threshold)
-		}
-		if down > 0 {
-			down--
-		} else {
+	var c monthCheck
+	var minute int
+	err := r.d.Run(context.Background(), end, replay.Hooks{
+		Before: func(tk replay.Tick) bool {
+			if tk.N != len(out) { // the clock stands still during a check: none overruns
+				r.t.Fatalf("%s: run time %d after %d checks: the schedule skipped one", tk.At, tk.N, len(out))
+			}
+			var day int
+			day, minute = r.dayAndMinute()
+			r.traffic(day, minute)
+			c = monthCheck{at: tk.At, balance: r.acct.Balance(), autoReload: r.acct.AutoReload()}
+			if c.balance.LessThan(r.s.Threshold) {
+				c.since, _ = r.acct.BelowSince(r.s.Threshold)
+			}
+			if down > 0 {
+				down--
+				return false
+			}
 			c.ran = true
 			r.scriptReads(day, minute)
-			c.crash = r.check()
-			if n := r.acct.Scripted(sim.EndpointBalance); n != 0 {
-				r.t.Fatalf("%s: %d scripted balance faults left over", c.at, n)
+			return true
+		},
+		After: func(tk replay.Tick) {
+			if tk.Ran {
+				c.crash = tk.Crashed
+				if now := r.clock.Now(); !now.Equal(c.at) {
+					r.t.Fatalf("%s: the clock moved to %s during the check", c.at, now)
+				}
+				if n := r.acct.Scripted(sim.EndpointBalance); n != 0 {
+					r.t.Fatalf("%s: %d scripted balance faults left over", c.at, n)
+				}
+				logOffset = r.readLines(&c, logOffset)
+				if n := r.acct.Stats().TopUpRequests; n > seenRequests {
+					c.requests = r.acct.TopUps()[seenRequests:]
+					seenRequests = n
+				}
+				down = r.maybeRestart(c.crash)
 			}
-			logOffset = r.readLines(&c, logOffset)
-			if n := r.acct.Stats().TopUpRequests; n > seenRequests {
-				c.requests = r.acct.TopUps()[seenRequests:]
-				seenRequests = n
+			if minute%360 == 0 {
+				r.persist()
 			}
-			down = r.maybeRestart(c.crash)
-		}
-		if minute%360 == 0 {
-			r.persist()
-		}
-		out = append(out, c)
-		r.clock.Advance(monthInterval)
+			out = append(out, c)
+		},
+	})
+	if err != nil {
+		r.t.Fatal(err)
 	}
+	if len(out) != n {
+		r.t.Fatalf("%d checks in %d days, want %d", len(out), days, n)
+	}
+	// The month ends at its end, its last interval included in the
+	// account's figures (the time below the threshold, the lowest balance).
+	r.clock.Advance(end.Sub(r.clock.Now()))
 	r.stop()
 	return out
 }
@@ -143,29 +173,15 @@ func (r *monthRig) scriptReads(day, minute int) {
 	}
 }
 
-// check runs one check and returns the crash point it stopped at, if any.
-func (r *monthRig) check() (crashed string) {
-	defer func() {
-		if p := recover(); p != nil {
-			c, ok := p.(monthCrash)
-			if !ok {
-				panic(p)
-			}
-			crashed = string(c)
-		}
-	}()
-	r.w.Check(context.Background())
-	return ""
-}
-
 // maybeRestart restarts after a crash, and one check in 500 anyway, the
 // watchdog then down for up to five checks; it now and then arms a crash
-// (after the intent is written, or after the answer came and before its
-// outcome is) for the next top-up. It returns how many checks the watchdog
-// is down for. The metrics and the notifier live on across restarts.
+// with the driver (after the intent is written, or after the answer came
+// and before its outcome is) for the next top-up, of this process or a
+// later one. It returns how many checks the watchdog is down for. The
+// metrics and the notifier live on across restarts.
 func (r *monthRig) maybeRestart(crashed string) int {
-	if r.crashAt == "" && r.rng.IntN(1250) == 0 {
-		r.crashAt = []string{watchdog.CrashAfterIntent, watchdog.CrashAfterAnswer}[r.rng.IntN(2)]
+	if r.d.Armed() == "" && r.rng.IntN(1250) == 0 {
+		r.d.CrashAt([]string{watchdog.CrashAfterIntent, watchdog.CrashAfterAnswer}[r.rng.IntN(2)])
 	}
 	if crashed == "" && r.rng.IntN(500) != 0 {
 		return 0
