@@ -61,7 +61,8 @@ const (
 	// monthShortDays is both months with -short.
 	monthShortDays = 7
 	// monthInterval is the schedule: 21,600 checks in 30 days. One a minute
-	// takes some 35s under -race; see the file ledger at monthRig.
+	// would double the month's time (about 150s a policy under -race on a
+	// loaded 2-core machine); see the file ledger at monthRig.
 	monthInterval = 2 * time.Minute
 	// monthCreditDelay is longer than the interval: the check after a
 	// top-up never sees its credit. It is shorter than the window, as it
