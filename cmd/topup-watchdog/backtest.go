@@ -29,6 +29,11 @@ The trace (--trace) is a CSV file of rows "timestamp,spend" (RFC 3339 times,
 the EUR spent since the row before) or the watchdog's JSON log, whose
 decision lines give the balance; the format is told from the content.
 
+Limits: a trace covers at most 366 days from its first row, in at most
+1,100,000 rows; --every and --vonage-interval are at least 1s, and each
+makes at most 1,100,000 checks over the trace (about a year at 30s). Beyond
+them the backtest refuses, exit 2, rather than run for hours.
+
 Settings default to the TOPUP_ variables when they are set: TOPUP_THRESHOLD,
 TOPUP_TARGET, TOPUP_AMOUNT, TOPUP_WINDOW, TOPUP_MAX_PER_DAY, TOPUP_LEAD_TIME
 and TOPUP_SCHEDULE (its interval). --threshold and --amount are required,
@@ -154,8 +159,8 @@ func newBacktestFlags(e *env) *backtestFlags {
 	fs.Var(&f.amount, "amount", "what every top-up adds, in `EUR` (TOPUP_AMOUNT; required)")
 	fs.Var(&f.starts, "start-balance", "the balance at the trace's start, in `EUR` (default the log's first balance, else the target plus one amount)")
 	fs.DurationVar(&f.s.CreditDelay, "credit-delay", f.s.CreditDelay, "how long after it is applied a top-up shows in the balance, for every strategy")
-	fs.DurationVar(&f.s.Every, "every", f.s.Every, "the watchdog's check interval (the interval of TOPUP_SCHEDULE when set)")
-	fs.DurationVar(&f.s.VonageInterval, "vonage-interval", f.s.VonageInterval, "how often Vonage's own auto-reload checks the balance")
+	fs.DurationVar(&f.s.Every, "every", f.s.Every, "the watchdog's check interval, at least 1s (the interval of TOPUP_SCHEDULE when set)")
+	fs.DurationVar(&f.s.VonageInterval, "vonage-interval", f.s.VonageInterval, "how often Vonage's own auto-reload checks the balance, at least 1s")
 	fs.Var(leadTimeFlag{&f.s.LeadTime}, "lead-time", "how far ahead the predictive policy projects: auto or a `duration` (TOPUP_LEAD_TIME; default auto)")
 	fs.DurationVar(&f.s.Window, "window", f.s.Window, "the idempotency window (TOPUP_WINDOW)")
 	fs.IntVar(&f.s.MaxPerDay, "max-per-day", f.s.MaxPerDay, "at most this many top-ups in any 24 hours (TOPUP_MAX_PER_DAY)")
@@ -182,10 +187,22 @@ func (f *backtestFlags) settings() (backtest.Settings, backtest.Trace, error) {
 	if err != nil {
 		return backtest.Settings{}, backtest.Trace{}, err
 	}
+	every := "--every"
 	if f.schedule.Schedule != nil && !given["every"] {
-		if s.Every = f.schedule.Interval(tr.Rows[0].At); s.Every <= 0 {
+		every = "TOPUP_SCHEDULE"
+		switch s.Every = f.schedule.Interval(tr.Rows[0].At); {
+		case s.Every <= 0:
 			return backtest.Settings{}, backtest.Trace{}, errors.New("TOPUP_SCHEDULE: has no interval at the trace's start: give --every")
+		case s.Every < backtest.MinInterval:
+			return backtest.Settings{}, backtest.Trace{}, fmt.Errorf("TOPUP_SCHEDULE: its interval at the trace's start, %s, is below %s: give --every",
+				s.Every, backtest.MinInterval)
 		}
+	}
+	if err := checkCount(tr, every, s.Every); err != nil {
+		return backtest.Settings{}, backtest.Trace{}, err
+	}
+	if err := checkCount(tr, "--vonage-interval", s.VonageInterval); err != nil {
+		return backtest.Settings{}, backtest.Trace{}, err
 	}
 	switch {
 	case f.starts.set:
@@ -232,10 +249,32 @@ func (f *backtestFlags) check(s *backtest.Settings) error {
 			return fmt.Errorf("--%s: must be greater than 0: %s", d.name, d.d)
 		}
 	}
+	if s.Every < backtest.MinInterval {
+		return fmt.Errorf("--every: must be at least %s, as TOPUP_SCHEDULE's @every: %s", backtest.MinInterval, s.Every)
+	}
+	if s.VonageInterval < backtest.MinInterval {
+		return fmt.Errorf("--vonage-interval: must be at least %s: %s", backtest.MinInterval, s.VonageInterval)
+	}
 	if s.MaxPerDay < 0 {
 		return fmt.Errorf("--max-per-day: must be at least 0: %d", s.MaxPerDay)
 	}
 	return nil
+}
+
+// checkCount refuses an interval that would make more than
+// backtest.MaxChecks checks over the trace; name names the flag or the
+// variable it came from.
+func checkCount(tr backtest.Trace, name string, interval time.Duration) error {
+	n := tr.Checks(interval)
+	if n <= backtest.MaxChecks {
+		return nil
+	}
+	what, fix := interval.String(), "a longer "+name
+	if name == "TOPUP_SCHEDULE" {
+		what, fix = "its interval at the trace's start, "+interval.String()+",", "a longer --every"
+	}
+	return fmt.Errorf("%s: %s makes %s checks over the trace's %s (from one step before its first row), more than the %s a backtest makes at most (about a year at 30s): give %s or a shorter trace",
+		name, what, backtest.Thousands(n), backtest.Days(tr.Span()), backtest.Thousands(backtest.MaxChecks), fix)
 }
 
 // parseSchedule reads TOPUP_SCHEDULE with the watchdog's parser, refusing

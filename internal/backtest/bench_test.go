@@ -28,6 +28,18 @@ func monthTrace() backtest.Trace {
 	return tr
 }
 
+// yearTrace is monthTrace's days, 366 of them: the longest trace ReadTrace
+// reads, 527,040 one-minute rows.
+func yearTrace() backtest.Trace {
+	month := monthTrace()
+	tr := backtest.Trace{Path: "year", Rows: make([]backtest.Row, 0, 527_040)}
+	for i := range 527_040 {
+		r := month.Rows[i%len(month.Rows)]
+		tr.Rows = append(tr.Rows, backtest.Row{At: month.Rows[0].At.Add(time.Duration(i) * time.Minute), Spend: r.Spend})
+	}
+	return tr
+}
+
 // benchSettings are the backtest's defaults, those of the README's table.
 var benchSettings = backtest.Settings{
 	Threshold: decimal.NewFromInt(25), Target: decimal.NewFromInt(25), Amount: decimal.NewFromInt(50),
@@ -39,6 +51,23 @@ var benchSettings = backtest.Settings{
 // three strategies, 7,200 checks of Vonage's and 86,400 of each watchdog's.
 func BenchmarkRunMonth(b *testing.B) {
 	tr := monthTrace()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := backtest.Run(context.Background(), tr, benchSettings); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRunYear is the longest backtest of the defaults: a year of
+// one-minute rows, 1,054,080 checks of each watchdog's (within MaxChecks)
+// and 87,840 of Vonage's. Run with -benchtime 1x: one replay takes 20 to
+// 30 s on two cores.
+func BenchmarkRunYear(b *testing.B) {
+	tr := yearTrace()
+	if n := tr.Checks(benchSettings.Every); n > backtest.MaxChecks {
+		b.Fatalf("%d checks, above MaxChecks", n)
+	}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := backtest.Run(context.Background(), tr, benchSettings); err != nil {

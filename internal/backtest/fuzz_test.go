@@ -8,9 +8,10 @@ import (
 )
 
 // FuzzParseTrace feeds ParseTrace arbitrary bytes. It must never panic; a
-// trace it accepts must have rows in strictly increasing UTC time and no
-// negative spend; a trace it refuses must be a *TraceError naming the file,
-// worded for a person: no Go internals. More seeds are in
+// trace it accepts must have rows in strictly increasing UTC time, the last
+// at most MaxSpan after the first, and no negative spend; a trace it
+// refuses must be a *TraceError naming the file, worded for a person: no Go
+// internals. More seeds are in
 // testdata/fuzz/FuzzParseTrace.
 func FuzzParseTrace(f *testing.F) {
 	f.Add([]byte("timestamp,spend\n2024-05-01T10:00:00Z,0.25\n2024-05-01T10:01:00.5+02:00,1\n"))
@@ -45,6 +46,9 @@ func FuzzParseTrace(f *testing.F) {
 			if i > 0 && !r.At.After(tr.Rows[i-1].At) {
 				t.Fatalf("row %d at %v, not after row %d at %v", i, r.At, i-1, tr.Rows[i-1].At)
 			}
+		}
+		if first, last := tr.Rows[0].At, tr.Rows[len(tr.Rows)-1].At; last.After(first.Add(MaxSpan)) {
+			t.Fatalf("rows from %v to %v: more than %s apart", first, last, MaxSpan)
 		}
 		if tr.HasStart && !tr.Rows[0].Spend.IsZero() {
 			t.Fatalf("a log's first row spends %s, want 0", tr.Rows[0].Spend)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -21,6 +22,17 @@ import (
 // FirstStep is the span of a trace's first row when the trace has no second
 // row to take its step from.
 const FirstStep = time.Minute
+
+// MinInterval is the shortest check interval, the watchdog's (Every) and
+// Vonage's (VonageInterval): a second, as TOPUP_SCHEDULE allows no @every
+// below one.
+const MinInterval = time.Second
+
+// MaxChecks bounds the checks of one strategy over a replay (Trace.Checks):
+// a little over a year of checks every 30 s (1,054,080 over 366 days), so
+// that no trace and settings Run accepts replay for hours. A year at 30 s
+// takes 20 to 30 s on two cores (BenchmarkRunYear).
+const MaxChecks = 1_100_000
 
 // requestTimeout is TOPUP_REQUEST_TIMEOUT's default, which a top-up's
 // flight is counted with (policy.Settings.Flight), as the watchdog counts
@@ -56,12 +68,16 @@ const requestTimeout = 10 * time.Second
 // The measures come from the account's exact model (sim.Account.History),
 // not from samples. Run depends on nothing but tr and s: not on the wall
 // clock, nor on chance. It ends early with ctx's cause when ctx ends.
+//
+// Run refuses a trace of more than MaxRows rows or whose last row is more
+// than MaxSpan after its first, intervals below MinInterval, and an
+// interval that would make more than MaxChecks checks over the trace.
 func Run(ctx context.Context, tr Trace, s Settings) ([]Result, error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	if len(tr.Rows) == 0 {
-		return nil, errors.New("backtest: the trace has no rows")
+	if err := tr.check(s); err != nil {
+		return nil, err
 	}
 	start, spends := traceSpends(tr)
 	end := tr.Rows[len(tr.Rows)-1].At
@@ -138,6 +154,14 @@ func (s Settings) check() error {
 			errs = append(errs, fmt.Errorf("the %s %s is not above 0", d.name, d.d))
 		}
 	}
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{{"check interval", s.Every}, {"Vonage interval", s.VonageInterval}} {
+		if d.d > 0 && d.d < MinInterval {
+			errs = append(errs, fmt.Errorf("the %s %s is below %s", d.name, d.d, MinInterval))
+		}
+	}
 	if s.MaxPerDay < 0 {
 		errs = append(errs, fmt.Errorf("the daily cap %d is negative", s.MaxPerDay))
 	}
@@ -147,14 +171,75 @@ func (s Settings) check() error {
 	return nil
 }
 
-// traceSpends is the account's start, a step before the first row, and the
-// rows as spends spread over their spans, counted from the start.
-func traceSpends(tr Trace) (time.Time, []sim.Spend) {
+// check reports a trace the replay cannot run, or not in reasonable time,
+// with s.
+func (tr Trace) check(s Settings) error {
+	if len(tr.Rows) == 0 {
+		return errors.New("backtest: the trace has no rows")
+	}
+	if len(tr.Rows) > MaxRows {
+		return fmt.Errorf("backtest: the trace has %d rows, more than %d", len(tr.Rows), MaxRows)
+	}
+	first, last := tr.Rows[0].At, tr.Rows[len(tr.Rows)-1].At
+	if last.After(first.Add(MaxSpan)) { // times compared: their difference may overflow
+		return fmt.Errorf("backtest: the trace's last row is more than %s after its first", Days(MaxSpan))
+	}
+	var errs []error
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{{"check interval", s.Every}, {"Vonage interval", s.VonageInterval}} {
+		if n := tr.Checks(d.d); n > MaxChecks {
+			errs = append(errs, fmt.Errorf("the %s %s makes %d checks over the trace's %s, more than %d",
+				d.name, d.d, n, Days(tr.Span()), MaxChecks))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("backtest: %w", err)
+	}
+	return nil
+}
+
+// Span is the time a replay of tr covers: from the account's start, one
+// step before the first row (Run), to the last row; 0 without rows. It
+// saturates at the longest time.Duration for rows further apart than
+// MaxSpan, which Run refuses.
+func (tr Trace) Span() time.Duration {
+	if len(tr.Rows) == 0 {
+		return 0
+	}
+	start := traceStart(tr)
+	return tr.Rows[len(tr.Rows)-1].At.Sub(start)
+}
+
+// Checks is how many checks a strategy checking every interval makes over
+// tr's Span: the first at the start, the last before the last row.
+func (tr Trace) Checks(interval time.Duration) int64 {
+	if interval <= 0 {
+		return math.MaxInt64
+	}
+	span := tr.Span()
+	n := int64(span / interval)
+	if span%interval != 0 {
+		n++
+	}
+	return n
+}
+
+// traceStart is the account's start: a step before the first row, the span
+// between the first two rows (FirstStep for a trace of one row).
+func traceStart(tr Trace) time.Time {
 	step := FirstStep
 	if len(tr.Rows) > 1 {
 		step = tr.Rows[1].At.Sub(tr.Rows[0].At)
 	}
-	start := tr.Rows[0].At.Add(-step)
+	return tr.Rows[0].At.Add(-step)
+}
+
+// traceSpends is the account's start, a step before the first row, and the
+// rows as spends spread over their spans, counted from the start.
+func traceSpends(tr Trace) (time.Time, []sim.Spend) {
+	start := traceStart(tr)
 	spends := make([]sim.Spend, len(tr.Rows))
 	from := time.Duration(0)
 	for i, r := range tr.Rows {

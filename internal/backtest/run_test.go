@@ -3,6 +3,7 @@ package backtest_test
 import (
 	"context"
 	"errors"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -83,9 +84,12 @@ func TestTheMeasuresFollowTheSpendOverEachRow(t *testing.T) {
 	// credit lands at 2m, on 10: 60, falling to 30 at 5m.
 	thr := rs[backtest.WatchdogThreshold]
 	wantMeasures(t, thr, 1, 90*time.Second, 0, "10", "12.25") // (1.25 + (35+5)/2*3) / 5
-	// The projection sees the pace from the second check on: it tops up
-	// before the threshold policy does, and the balance stays higher.
-	pred := rs[backtest.WatchdogPredictive]
+	// The projection knows the pace from the third reading on (one span is
+	// not yet a pace): from 35 EUR it tops up at 1m, on 25, where the
+	// threshold policy waits for 20 at 1m30s; the balance stays higher.
+	s.StartBalance = eur("35")
+	rs = run(t, minutes(repeat("10", 5)...), s)
+	thr, pred := rs[backtest.WatchdogThreshold], rs[backtest.WatchdogPredictive]
 	if pred.TopUps == 0 || !pred.Lowest.GreaterThan(thr.Lowest) || pred.BelowThreshold >= thr.BelowThreshold {
 		t.Errorf("predictive: %d top-ups, lowest %s, below %s; want it ahead of threshold's %s and %s",
 			pred.TopUps, pred.Lowest, pred.BelowThreshold, thr.Lowest, thr.BelowThreshold)
@@ -146,5 +150,67 @@ func TestRunRefusesWhatItCannotReplay(t *testing.T) {
 	cancel(stop)
 	if _, err := backtest.Run(ctx, minutes("1", "1"), readmeSettings); !errors.Is(err, stop) {
 		t.Errorf("Run on an ended context: %v, want its cause", err)
+	}
+}
+
+// Run refuses what would overflow its spans or not end in reasonable time:
+// more than MaxRows rows, rows further apart than MaxSpan (compared as times: centuries apart, their
+// difference overflows a time.Duration), intervals below MinInterval, and
+// an interval making more than MaxChecks checks over the trace.
+func TestRunRefusesWhatItWouldNotEnd(t *testing.T) {
+	far := backtest.Trace{Rows: []backtest.Row{
+		{At: time.Date(1700, 1, 1, 0, 0, 0, 0, time.UTC), Spend: eur("1")},
+		{At: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), Spend: eur("1")},
+	}}
+	if _, err := backtest.Run(context.Background(), far, readmeSettings); err == nil ||
+		!strings.Contains(err.Error(), "the trace's last row is more than 366 days after its first") {
+		t.Errorf("Run on rows 300 years apart: %v", err)
+	}
+	many := backtest.Trace{Rows: make([]backtest.Row, backtest.MaxRows+1)}
+	if _, err := backtest.Run(context.Background(), many, readmeSettings); err == nil ||
+		!strings.Contains(err.Error(), "the trace has 1100001 rows, more than 1100000") {
+		t.Errorf("Run on %d rows: %v", len(many.Rows), err)
+	}
+	fast := readmeSettings
+	fast.Every, fast.VonageInterval = time.Nanosecond, 999*time.Millisecond
+	_, err := backtest.Run(context.Background(), minutes("1", "1"), fast)
+	for _, want := range []string{"the check interval 1ns is below 1s", "the Vonage interval 999ms is below 1s"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Run with intervals below a second: %v; want it to say %q", err, want)
+		}
+	}
+	// Two rows 13 days apart replay 26 days: 2,246,400 checks at 1s.
+	long := backtest.Trace{Rows: []backtest.Row{{At: day0, Spend: eur("1")}, {At: day0.Add(13 * 24 * time.Hour), Spend: eur("1")}}}
+	if got := long.Span(); got != 26*24*time.Hour {
+		t.Errorf("Span %s, want 26 days: from a step before the first row", got)
+	}
+	second := readmeSettings
+	second.Every = time.Second
+	if _, err := backtest.Run(context.Background(), long, second); err == nil ||
+		!strings.Contains(err.Error(), "the check interval 1s makes 2246400 checks over the trace's 26 days, more than 1100000") {
+		t.Errorf("Run of 2,246,400 checks: %v", err)
+	}
+}
+
+// Checks counts the checks a strategy makes: the first at the start, then
+// every interval while before the last row.
+func TestChecksCountsTheChecksOfAStrategy(t *testing.T) {
+	tr := minutes(repeat("1", 5)...) // 5 minutes from the start, a minute before the first row
+	for interval, want := range map[time.Duration]int64{
+		time.Minute: 5, 30 * time.Second: 10, 7 * time.Minute: 1, 59 * time.Second: 6, 0: math.MaxInt64,
+	} {
+		if got := tr.Checks(interval); got != want {
+			t.Errorf("Checks(%s) = %d, want %d", interval, got, want)
+		}
+	}
+	if got := minutes("1").Span(); got != backtest.FirstStep {
+		t.Errorf("a row alone spans %s, want FirstStep", got)
+	}
+	if got := (backtest.Trace{}).Checks(time.Second); got != 0 {
+		t.Errorf("no rows: %d checks", got)
+	}
+	// A year of one-minute rows at the default 30s is within the bound.
+	if n := int64(backtest.MaxSpan / (30 * time.Second)); n > backtest.MaxChecks {
+		t.Errorf("a year at 30s is %d checks, above MaxChecks %d", n, backtest.MaxChecks)
 	}
 }

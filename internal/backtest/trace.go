@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -21,6 +22,18 @@ import (
 // MaxLineBytes bounds one line of a trace: a longer line is refused, so
 // that a file with no line breaks cannot take all the memory.
 const MaxLineBytes = 1 << 20
+
+// MaxSpan bounds a trace: its last row is at most 366 days after its first,
+// a year, leap or not. A row beyond is refused with its line. The bound also
+// keeps every span of the replay (at most twice MaxSpan, with the step
+// before the first row) far inside a time.Duration.
+const MaxSpan = 366 * 24 * time.Hour
+
+// MaxRows bounds the rows of a trace: a year of the watchdog's decisions at
+// 30 s (1,054,080) fits. The replay keeps some kilobytes a row, so a trace of
+// a year of one-second rows would take tens of gigabytes; the row beyond is
+// refused with its line.
+const MaxRows = 1_100_000
 
 // maxDigits bounds the characters of one amount, far above any balance or
 // spend in EUR, so that a pathological number cannot make the replay's
@@ -91,8 +104,9 @@ func ReadTrace(path string) (Trace, error) {
 // lines too; a line that is not a JSON object is refused, a last line cut
 // short by a writer still writing included.
 //
-// In both formats times must be strictly increasing. A refused trace is a
-// *TraceError naming the line; a UTF-8 byte order mark is ignored.
+// In both formats times must be strictly increasing, the last row at most
+// MaxSpan after the first, and the rows at most MaxRows. A refused trace is
+// a *TraceError naming the line; a UTF-8 byte order mark is ignored.
 func ParseTrace(name string, r io.Reader) (Trace, error) {
 	p := parser{tr: Trace{Path: name}, size: sizeHint(r)}
 	sc := bufio.NewScanner(r)
@@ -174,6 +188,10 @@ type parser struct {
 	prevText    string
 	prevLine    int
 	prevBalance decimal.Decimal
+	// firstAt and firstLine are the first row's time and line, which no
+	// row may be more than MaxSpan after.
+	firstAt   time.Time
+	firstLine int
 	// unterminated is whether the last line read had no line break.
 	unterminated bool
 	// size is sizeHint's, to give the rows their capacity at once.
@@ -182,8 +200,12 @@ type parser struct {
 
 // addRow appends a row, the first one taking the capacity of all the rows
 // the size of the input suggests: growing a month of rows by append
-// allocates some five times their size.
-func (p *parser) addRow(r Row) {
+// allocates some five times their size. A row beyond MaxRows is refused.
+func (p *parser) addRow(r Row) error {
+	if len(p.tr.Rows) >= MaxRows {
+		return fmt.Errorf("the trace has more than %s rows: a backtest replays at most that many (a year of the watchdog's decisions at 30s)",
+			Thousands(MaxRows))
+	}
 	if p.tr.Rows == nil && p.size > 0 {
 		per := int64(csvRowBytes)
 		if p.format == formatJSON {
@@ -192,6 +214,7 @@ func (p *parser) addRow(r Row) {
 		p.tr.Rows = make([]Row, 0, min(p.size/per+1, maxHintRows))
 	}
 	p.tr.Rows = append(p.tr.Rows, r)
+	return nil
 }
 
 // split is bufio.ScanLines, noting a last line without a line break.
@@ -256,8 +279,7 @@ func (p *parser) csvLine(b []byte) error {
 	if spend.IsNegative() {
 		return fmt.Errorf("the spend %s is negative: a row gives the EUR spent since the previous row", sp)
 	}
-	p.addRow(Row{At: at, Spend: spend})
-	return nil
+	return p.addRow(Row{At: at, Spend: spend})
 }
 
 // csvField trims the spaces around a field, then the double quotes around
@@ -322,8 +344,10 @@ func (p *parser) jsonLine(b []byte) error {
 	} else {
 		spend = policy.Spend(p.prevBalance, balance)
 	}
+	if err := p.addRow(Row{At: at, Spend: spend}); err != nil {
+		return err
+	}
 	p.prevBalance = balance
-	p.addRow(Row{At: at, Spend: spend})
 	return nil
 }
 
@@ -341,7 +365,8 @@ func jsonString(raw json.RawMessage) (string, bool) {
 }
 
 // parseTime reads the RFC 3339 time of the current row, which must come
-// after the previous row's; what names the field in messages.
+// after the previous row's and at most MaxSpan after the first row's; what
+// names the field in messages.
 func (p *parser) parseTime(what, s string) (time.Time, error) {
 	at, err := time.Parse(time.RFC3339, s)
 	if err != nil {
@@ -356,8 +381,62 @@ func (p *parser) parseTime(what, s string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("the %s %s is before line %d's %s: times must be strictly increasing, rows sorted by time",
 			what, clip(s), p.prevLine, clip(p.prevText))
 	}
+	if p.prevLine == 0 {
+		p.firstAt, p.firstLine = at, p.line
+	} else if at.After(p.firstAt.Add(MaxSpan)) {
+		// Times compared, not their difference: rows centuries apart
+		// would overflow a time.Duration.
+		row := "row"
+		if p.format == formatJSON {
+			row = "decision"
+		}
+		return time.Time{}, fmt.Errorf("the %s at %s is %s after the first (line %d): a trace covers at most %s",
+			row, at.Format(time.RFC3339Nano), after(p.firstAt, at), p.firstLine, Days(MaxSpan))
+	}
 	p.prevAt, p.prevText, p.prevLine = at, s, p.line
 	return at, nil
+}
+
+// after is how long at is after first, for a person: in whole years from
+// two years on (a difference of times that far apart may not fit in a
+// time.Duration), else in days (Days).
+func after(first, at time.Time) string {
+	years := at.Year() - first.Year()
+	if first.AddDate(years, 0, 0).After(at) {
+		years--
+	}
+	if years >= 2 {
+		return fmt.Sprintf("%d years", years)
+	}
+	return Days(at.Sub(first))
+}
+
+// Thousands writes n with a comma between each three digits: 1,100,000.
+func Thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// Days writes a span in days, for a person: "366 days", "2 days and 1h0m0s";
+// a span under a day as time.Duration writes it.
+func Days(d time.Duration) string {
+	const day = 24 * time.Hour
+	n, rest := d/day, d%day
+	unit := "days"
+	if n == 1 {
+		unit = "day"
+	}
+	switch {
+	case n == 0:
+		return d.String()
+	case rest == 0:
+		return fmt.Sprintf("%d %s", n, unit)
+	default:
+		return fmt.Sprintf("%d %s and %s", n, unit, rest)
+	}
 }
 
 // parseAmount reads a plain decimal such as 12.50 or -3: digits, at most

@@ -138,6 +138,14 @@ func TestParseTraceRefusesWithTheFileAndLine(t *testing.T) {
 			`trace.csv:1: the ts 1714557600 is not an RFC 3339 time such as 2024-05-01T10:00:00Z`},
 		{"bad ts", `{"ts":"yesterday","msg":"decision","balance":"1"}`,
 			`trace.csv:1: the ts "yesterday" is not an RFC 3339 time such as 2024-05-01T10:00:00Z`},
+		{"rows centuries apart", "1700-01-01T00:00:00Z,1\n2000-01-01T00:00:00Z,1\n",
+			`trace.csv:2: the row at 2000-01-01T00:00:00Z is 300 years after the first (line 1): a trace covers at most 366 days`},
+		{"the whole range of RFC 3339", "# x\n0000-01-01T00:00:00Z,1\n9999-12-31T23:59:59.999999999Z,1\n",
+			`trace.csv:3: the row at 9999-12-31T23:59:59.999999999Z is 9999 years after the first (line 2): a trace covers at most 366 days`},
+		{"a second over a year", "2024-01-01T00:00:00+01:00,1\n2024-06-01T00:00:00Z,1\n2024-12-31T23:00:00.5Z,1\n",
+			`trace.csv:3: the row at 2024-12-31T23:00:00.5Z is 366 days and 500ms after the first (line 1): a trace covers at most 366 days`},
+		{"a decision over a year", `{"ts":"2024-01-01T00:00:00Z","msg":"decision","balance":"2"}` + "\n" + `{"ts":"2025-06-01T12:00:00Z","msg":"decision","balance":"1"}`,
+			`trace.csv:2: the decision at 2025-06-01T12:00:00Z is 517 days and 12h0m0s after the first (line 1): a trace covers at most 366 days`},
 		{"repeated ts", `{"ts":"` + t0 + `","msg":"decision","balance":"2"}` + "\n" + `{"ts":"` + t0 + `","msg":"decision","balance":"1"}`,
 			`trace.csv:2: the ts "2024-05-01T10:00:00Z" repeats line 1's "2024-05-01T10:00:00Z": times must be strictly increasing`},
 	}
@@ -146,6 +154,51 @@ func TestParseTraceRefusesWithTheFileAndLine(t *testing.T) {
 			_, err := ParseTrace("trace.csv", strings.NewReader(tt.text))
 			wantError(t, err, tt.want)
 		})
+	}
+}
+
+// A trace covers up to MaxSpan from its first row: 2024, a leap year, from
+// its first instant to the next year's.
+func TestParseTraceReadsAYear(t *testing.T) {
+	tr := parse(t, "2024-01-01T00:00:00Z,1\n2024-07-01T00:00:00Z,1\n2025-01-01T00:00:00Z,1\n")
+	if got := tr.Rows[2].At.Sub(tr.Rows[0].At); got != MaxSpan || MaxSpan != 366*24*time.Hour {
+		t.Fatalf("rows %s apart, MaxSpan %s: want both 366 days", got, MaxSpan)
+	}
+}
+
+// MaxRows rows are read; the row after them is refused with its line. The
+// parser starts one row short of the bound, so as not to read a million.
+func TestParseTraceRefusesARowBeyondMaxRows(t *testing.T) {
+	p := parser{tr: Trace{Rows: make([]Row, MaxRows-1)}, line: MaxRows - 1}
+	for i, line := range []string{"2024-01-01T00:00:00Z,1", "2024-01-01T00:00:01Z,1"} {
+		p.line++
+		err := p.parseLine([]byte(line))
+		switch {
+		case i == 0 && (err != nil || len(p.tr.Rows) != MaxRows):
+			t.Fatalf("row %d: %v, %d rows; want it read", p.line, err, len(p.tr.Rows))
+		case i == 1:
+			err = &TraceError{Path: "trace.csv", Line: p.line, Err: err}
+			wantError(t, err, "trace.csv:1100001: the trace has more than 1,100,000 rows: a backtest replays at most that many (a year of the watchdog's decisions at 30s)")
+		}
+	}
+}
+
+func TestThousandsPutsACommaBetweenEachThreeDigits(t *testing.T) {
+	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 1_100_000: "1,100,000", -1234567: "-1,234,567", -123: "-123"} {
+		if got := Thousands(n); got != want {
+			t.Errorf("Thousands(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestDaysWritesASpanForAPerson(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		90 * time.Second: "1m30s", 24 * time.Hour: "1 day", MaxSpan: "366 days",
+		2*MaxSpan + time.Hour: "732 days and 1h0m0s", 25 * time.Hour: "1 day and 1h0m0s",
+	} {
+		if got := Days(d); got != want {
+			t.Errorf("Days(%s) = %q, want %q", d, got, want)
+		}
 	}
 }
 
