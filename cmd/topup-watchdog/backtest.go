@@ -8,10 +8,8 @@ import (
 	"os"
 	"runtime"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/robfig/cron/v3"
 	"github.com/shopspring/decimal"
 
 	"github.com/topup-watchdog/topup-watchdog/internal/backtest"
@@ -65,7 +63,7 @@ func (f *optionalDecimal) String() string {
 }
 
 func (f *optionalDecimal) Set(s string) error {
-	d, err := parseBacktestDecimal(s)
+	d, err := config.ParseDecimal(s)
 	if err != nil {
 		return err
 	}
@@ -150,7 +148,7 @@ func newBacktestFlags(e *env) *backtestFlags {
 	env("window", "TOPUP_WINDOW", func(v string) (err error) { f.s.Window, err = parseBacktestDuration(v); return err })
 	env("max-per-day", "TOPUP_MAX_PER_DAY", func(v string) (err error) { f.s.MaxPerDay, err = parseCap(v); return err })
 	env("lead-time", "TOPUP_LEAD_TIME", leadTimeFlag{&f.s.LeadTime}.Set)
-	env("every", "TOPUP_SCHEDULE", func(v string) (err error) { f.schedule.Schedule, err = parseSchedule(v); return err })
+	env("every", "TOPUP_SCHEDULE", func(v string) (err error) { f.schedule.Schedule, err = config.ParseSchedule(v); return err })
 
 	fs := f.fs
 	fs.StringVar(&f.trace, "trace", "", "the usage trace: a CSV `file` of timestamp,spend rows or the watchdog's JSON log (required)")
@@ -275,49 +273,6 @@ func checkCount(tr backtest.Trace, name string, interval time.Duration) error {
 	}
 	return fmt.Errorf("%s: %s makes %s checks over the trace's %s (from one step before its first row), more than the %s a backtest makes at most (about a year at 30s): give %s or a shorter trace",
 		name, what, backtest.Thousands(n), backtest.Days(tr.Span()), backtest.Thousands(backtest.MaxChecks), fix)
-}
-
-// parseSchedule reads TOPUP_SCHEDULE with the watchdog's parser, refusing
-// what the watchdog refuses before the parser sees it: a time zone with no
-// schedule after it (on which the cron library panics) and an @every below
-// a second (which it would raise to a second).
-func parseSchedule(spec string) (sched cron.Schedule, err error) {
-	body := spec
-	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
-		_, after, ok := strings.Cut(spec, " ")
-		if !ok {
-			return nil, fmt.Errorf("time zone without a schedule after it: %q", spec)
-		}
-		body = strings.TrimSpace(after)
-	}
-	if every, ok := strings.CutPrefix(body, "@every "); ok {
-		if d, err := time.ParseDuration(every); err == nil && d < time.Second {
-			return nil, fmt.Errorf("@every below 1s: %q", spec)
-		}
-	}
-	defer func() {
-		if recover() != nil {
-			sched, err = nil, fmt.Errorf("not a cron spec or descriptor: %q", spec)
-		}
-	}()
-	if sched, err = config.ScheduleParser().Parse(spec); err != nil {
-		return nil, fmt.Errorf("not a cron spec or descriptor: %q", spec)
-	}
-	return sched, nil
-}
-
-// parseBacktestDecimal reads a plain decimal such as 25 or 12.50.
-func parseBacktestDecimal(s string) (decimal.Decimal, error) {
-	whole, frac, dot := strings.Cut(strings.TrimPrefix(s, "-"), ".")
-	d, err := decimal.NewFromString(s)
-	if err != nil || !digits(whole) || dot && !digits(frac) {
-		return decimal.Decimal{}, fmt.Errorf("not a decimal number: %q", s)
-	}
-	return d, nil
-}
-
-func digits(s string) bool {
-	return s != "" && strings.Trim(s, "0123456789") == ""
 }
 
 // parseBacktestDuration reads a Go duration above 0, as TOPUP_WINDOW.

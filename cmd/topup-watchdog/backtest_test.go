@@ -217,7 +217,7 @@ func TestBacktestRefusesBadSettings(t *testing.T) {
 		{"bad schedule", map[string]string{"TOPUP_SCHEDULE": "every minute"}, backtestArgs(trace), "TOPUP_SCHEDULE: not a cron spec"},
 		{"time zone alone", map[string]string{"TOPUP_SCHEDULE": "CRON_TZ=UTC"}, backtestArgs(trace), "TOPUP_SCHEDULE: time zone without a schedule"},
 		{"every below a second", map[string]string{"TOPUP_SCHEDULE": "@every 100ms"}, backtestArgs(trace), "TOPUP_SCHEDULE: @every below 1s"},
-		{"schedule never fires", map[string]string{"TOPUP_SCHEDULE": "0 0 30 2 *"}, backtestArgs(trace), "TOPUP_SCHEDULE: has no interval"},
+		{"schedule never fires", map[string]string{"TOPUP_SCHEDULE": "0 0 30 2 *"}, backtestArgs(trace), `TOPUP_SCHEDULE: never fires: "0 0 30 2 *"`},
 		{"target below threshold", nil, backtestArgs(trace, "--target", "10"), "--target: 10 is below the threshold 25"},
 		{"zero interval", nil, backtestArgs(trace, "--every", "0s"), "--every: must be greater than 0"},
 		{"bad duration", nil, backtestArgs(trace, "--every", "often"), `invalid value "often" for flag -every`},

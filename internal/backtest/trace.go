@@ -10,12 +10,12 @@ import (
 	"io/fs"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
 
+	"github.com/topup-watchdog/topup-watchdog/internal/config"
 	"github.com/topup-watchdog/topup-watchdog/policy"
 )
 
@@ -330,7 +330,7 @@ func (p *parser) jsonLine(b []byte) error {
 	if !ok {
 		// A JSON number is taken as the exact text it is written in.
 		text = string(l.Balance)
-		if !isPlainDecimal(text) {
+		if !config.IsPlainDecimal(text) {
 			return fmt.Errorf("the balance %s is not a decimal string such as \"12.50\"", clipRaw(text))
 		}
 	}
@@ -443,7 +443,7 @@ func Days(d time.Duration) string {
 // one point with digits on both sides, an optional leading minus; no
 // exponent, no plus, no NaN or infinity. what names it in messages.
 func parseAmount(what, s string) (decimal.Decimal, error) {
-	if !isPlainDecimal(s) {
+	if !config.IsPlainDecimal(s) {
 		return decimal.Decimal{}, fmt.Errorf("the %s %s is not a decimal such as 0.25", what, clip(s))
 	}
 	if len(s) > maxDigits {
@@ -454,23 +454,6 @@ func parseAmount(what, s string) (decimal.Decimal, error) {
 		return decimal.Decimal{}, fmt.Errorf("the %s %s is not a decimal such as 0.25", what, clip(s))
 	}
 	return d, nil
-}
-
-func isPlainDecimal(s string) bool {
-	whole, frac, hasDot := strings.Cut(strings.TrimPrefix(s, "-"), ".")
-	return allDigits(whole) && (!hasDot || allDigits(frac))
-}
-
-func allDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // clip quotes text from the file for a message, cut on a rune boundary to

@@ -203,7 +203,7 @@ func (p *problems) loadPolicy(c *Config, raw rawEnv) {
 	c.Target, err = parseTarget(raw.Target, raw.Threshold, c.Threshold, thresholdOK)
 	p.add(varTarget, err)
 	c.ScheduleSpec = raw.Schedule
-	c.Schedule, err = parseSchedule(raw.Schedule)
+	c.Schedule, err = ParseSchedule(raw.Schedule)
 	p.add(varSchedule, err)
 	c.Window, err = parseDuration(raw.Window, MaxWindow)
 	p.add(varWindow, err)

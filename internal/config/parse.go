@@ -14,10 +14,10 @@ import (
 	"github.com/topup-watchdog/topup-watchdog/internal/vonage"
 )
 
-// parseDecimal reads a plain decimal such as 25, 12.50 or -3: no exponent,
-// no sign but minus, no NaN or infinity.
-func parseDecimal(s string) (decimal.Decimal, error) {
-	if !isPlainDecimal(s) {
+// ParseDecimal reads a plain decimal such as 25, 12.50 or -3: no exponent,
+// no sign but minus, no NaN or infinity. The backtest's flags use it too.
+func ParseDecimal(s string) (decimal.Decimal, error) {
+	if !IsPlainDecimal(s) {
 		return decimal.Decimal{}, fmt.Errorf("not a decimal number: %q", s)
 	}
 	d, err := decimal.NewFromString(s)
@@ -29,7 +29,7 @@ func parseDecimal(s string) (decimal.Decimal, error) {
 
 // parsePositiveDecimal reads a plain decimal above 0.
 func parsePositiveDecimal(s string) (decimal.Decimal, error) {
-	d, err := parseDecimal(s)
+	d, err := ParseDecimal(s)
 	if err != nil {
 		return d, err
 	}
@@ -41,7 +41,7 @@ func parsePositiveDecimal(s string) (decimal.Decimal, error) {
 
 // parseAmount reads TOPUP_AMOUNT: a plain decimal of at least MinAmount.
 func parseAmount(s string) (decimal.Decimal, error) {
-	d, err := parseDecimal(s)
+	d, err := ParseDecimal(s)
 	if err != nil {
 		return d, err
 	}
@@ -57,7 +57,7 @@ func parseTarget(s, thresholdText string, threshold decimal.Decimal, thresholdOK
 	if s == "" {
 		return threshold, nil
 	}
-	d, err := parseDecimal(s)
+	d, err := ParseDecimal(s)
 	if err != nil {
 		return d, err
 	}
@@ -67,7 +67,11 @@ func parseTarget(s, thresholdText string, threshold decimal.Decimal, thresholdOK
 	return d, nil
 }
 
-func isPlainDecimal(s string) bool {
+// IsPlainDecimal reports whether s is written as ParseDecimal reads it:
+// digits, at most one point with digits on both sides, an optional leading
+// minus. Such a text cannot hold an exponent that would make decimal
+// arithmetic slow.
+func IsPlainDecimal(s string) bool {
 	whole, frac, hasDot := strings.Cut(strings.TrimPrefix(s, "-"), ".")
 	return allDigits(whole) && (!hasDot || allDigits(frac))
 }

@@ -20,8 +20,10 @@ func ScheduleParser() cron.Parser {
 // silently raises a shorter one to a second.
 const minEvery = time.Second
 
-// parseSchedule reads TOPUP_SCHEDULE.
-func parseSchedule(spec string) (cron.Schedule, error) {
+// ParseSchedule reads TOPUP_SCHEDULE as the watchdog runs it; the
+// backtest reads the variable with it too. A spec the cron library panics
+// on is an error like any other.
+func ParseSchedule(spec string) (sched cron.Schedule, err error) {
 	body := spec
 	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
 		_, after, ok := strings.Cut(spec, " ")
@@ -36,7 +38,12 @@ func parseSchedule(spec string) (cron.Schedule, error) {
 			return nil, fmt.Errorf("@every below %s: %q", minEvery, spec)
 		}
 	}
-	sched, err := ScheduleParser().Parse(spec)
+	defer func() {
+		if recover() != nil {
+			sched, err = nil, fmt.Errorf("not a cron spec or descriptor: %q", spec)
+		}
+	}()
+	sched, err = ScheduleParser().Parse(spec)
 	if err != nil {
 		return nil, fmt.Errorf("not a cron spec or descriptor: %q (%v)", spec, err)
 	}
