@@ -43,17 +43,22 @@ func Spend(from, to decimal.Decimal) decimal.Decimal {
 
 // BurnRate estimates the EUR spent per minute from readings, oldest first.
 //
-// Each span between two consecutive readings whose balance did not rise
-// gives a rate: its fall over its length. A span whose balance rose is left
-// out, neither zero nor negative: a credit landed in it and hides the spend.
-// The estimate is the median of the RateSpans newest rates inside
-// ReadingsAge of the newest reading, so that one odd reading (a glitch low or
-// high gives one steep span, never two) does not move it, a jump in pace
-// shows by the third span at that pace, and it lets go three spans after a
-// burst ends. With two rates it is the lower: one of them may be the odd
-// reading's. One rate is not yet a pace (after a first start, or an hour
-// without a check, one odd reading would be it): ok is false then, as when
-// no span gives a rate.
+// The rate is taken from the falls since the newest rise: each span between
+// two consecutive readings gives a rate, its fall over its length, and a
+// span whose balance rose ends the run, neither zero nor negative spend. A
+// rise is a credit (which hides the spend of its span) or noise (a read that
+// flaps between two values, a glitch that comes back), and in both cases the
+// falls before it no longer say what the balance is doing: kept, a flapping
+// read would look like spend, and a glitch's steep span would outlive the
+// glitch and, as each credit confirmed a top-up, let the next one out.
+//
+// The estimate is the median of the RateSpans newest rates of that run,
+// inside ReadingsAge of the newest reading, so that one odd reading does not
+// move it, a jump in pace shows by the third span at that pace, and it lets
+// go three spans after a burst ends. With two rates it is the lower: one of
+// them may be an odd reading's. One rate is not yet a pace (after a first
+// start, a credit, or an hour without a check, one odd reading would be it):
+// ok is false then, as when no span gives a rate.
 func BurnRate(readings []Reading) (rate decimal.Decimal, ok bool) {
 	var buf [RateSpans]fall
 	spans := buf[:0]
@@ -66,7 +71,7 @@ func BurnRate(readings []Reading) (rate decimal.Decimal, ok bool) {
 			break
 		}
 		if to.Balance.GreaterThan(from.Balance) {
-			continue
+			break // the run of falls starts after the newest rise
 		}
 		f := fall{from: from.Balance, to: to.Balance, ns: ns}
 		a, okA := units(from.Balance)

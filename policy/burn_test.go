@@ -55,14 +55,14 @@ func TestBurnRate(t *testing.T) {
 		if got := policy.Spend(eur("15"), eur("10")); !got.Equal(eur("5")) {
 			t.Errorf("Spend(15, 10) = %s, want 5", got)
 		}
-		// A credit of 50 between two falls of 1 a minute leaves the pace at
-		// 1, and a credit just after falls of 1, 2 and 3 leaves it at their
-		// median, 2: taken for a rate of zero (or less) it would make four
-		// rates, and the mean of the middle two, 1.5.
-		wantRate(t, minutely("100", "99", "149", "148"), "1")
-		wantRate(t, minutely("100", "99", "97", "94", "144"), "2")
-		// Nor is a credit a rate of its own: one fall and a credit are one
-		// rate, not yet a pace (a zero would make it two, and the rate 0).
+		// A credit of 50 after falls of 1 a minute gives no rate of zero or
+		// less: the falls after it are the pace, from the second on.
+		wantRate(t, minutely("100", "99", "149", "148", "147"), "1")
+		// A credit ends the run the rate is taken from: falls before it are
+		// not the pace after it (a credit hides its span's spend, and noise
+		// that goes up and down would otherwise look like spend).
+		noRate(t, minutely("100", "99", "97", "94", "144"))
+		noRate(t, minutely("100", "99", "149", "148"))
 		noRate(t, minutely("100", "99", "149"))
 	})
 	t.Run("one odd low reading does not move the rate", func(t *testing.T) {
@@ -144,7 +144,7 @@ func TestBurnRate(t *testing.T) {
 		// One odd reading among two spans gives the steep one; the other is
 		// the pace.
 		wantRate(t, minutely("100", "100", "60"), "0")         // a glitch low after a flat span
-		wantRate(t, minutely("100", "100", "160", "100"), "0") // a glitch high and back
+		wantRate(t, minutely("100", "160", "100", "100"), "0") // a glitch high and back, then flat
 		wantRate(t, minutely("100", "99", "59"), "1")          // a glitch low at a pace of 1
 		s := settings
 		s.Predictive = true
@@ -249,6 +249,7 @@ func TestPredictivePolicy(t *testing.T) {
 	})
 	t.Run("the predictive policy waits while the projection stays at or above the threshold", func(t *testing.T) {
 		in := in
+		in.Readings = minutely("40", "38", "36", "34", "32", "30")[:5]
 		in.Balance = eur("30") // 30 - 2 x 10 = 10
 		want := projected
 		want.Action, want.Reason, want.Refilling, want.Projected = policy.ActionNone, policy.ReasonBalanceOK, false, eur("10")
@@ -272,15 +273,14 @@ func TestPredictivePolicy(t *testing.T) {
 		first := policy.Decide(s, in)
 		same(t, first, projected)
 		// Two minutes on, the credit of 50 has shown, and the balance falls
-		// no more: the projection is above the threshold, the refill goes on.
+		// no more. The credit ended the run of falls: one flat span since is
+		// not yet a rate, and the refill goes on to the target all the same.
 		topUps := []policy.TopUp{{At: noon, Ended: noon, Status: policy.Confirmed, ConfirmedAt: noon.Add(2 * time.Minute)}}
 		readings := append(falling[:5:5], policy.Reading{At: noon, Balance: eur("25")}, policy.Reading{At: noon.Add(time.Minute), Balance: eur("75")})
 		next := policy.Input{Balance: eur("75"), AutoReload: true, Now: noon.Add(2 * time.Minute), Refilling: first.Refilling, TopUps: topUps, Readings: readings}
 		second := policy.Decide(s, next)
-		same(t, second, policy.Decision{Action: policy.ActionTopUp, Reason: policy.ReasonRefilling, Refilling: true, TopUps24h: 1,
-			RateKnown: true, BurnRate: eur("2"), Projected: eur("55"), LeadTime: 10 * time.Minute})
+		same(t, second, policy.Decision{Action: policy.ActionTopUp, Reason: policy.ReasonRefilling, Refilling: true, TopUps24h: 1})
 		next.Balance, next.Refilling = eur("120"), second.Refilling
-		same(t, policy.Decide(s, next), policy.Decision{Action: policy.ActionNone, Reason: policy.ReasonBalanceOK, TopUps24h: 1,
-			RateKnown: true, BurnRate: eur("2"), Projected: eur("100"), LeadTime: 10 * time.Minute})
+		same(t, policy.Decide(s, next), policy.Decision{Action: policy.ActionNone, Reason: policy.ReasonBalanceOK, TopUps24h: 1})
 	})
 }

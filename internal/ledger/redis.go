@@ -96,14 +96,18 @@ const (
 // which never holds readings (they live under the reading key).
 const redisLedgerVersion = 1
 
+// redisKeys are one account's keys. The reading key holds the fleet's last
+// reading in the layout of the release before readings were kept, which
+// that release reads during a rollout; the readings key holds the burn
+// rate's readings.
 type redisKeys struct {
-	ledger, tick, reading string
+	ledger, tick, reading, readings string
 }
 
 func newRedisKeys(prefix, account string) redisKeys {
 	sum := sha256.Sum256([]byte("topup-watchdog account\x00" + account))
 	base := prefix + ":{" + hex.EncodeToString(sum[:8]) + "}:"
-	return redisKeys{ledger: base + "ledger", tick: base + "tick", reading: base + "reading"}
+	return redisKeys{ledger: base + "ledger", tick: base + "tick", reading: base + "reading", readings: base + "readings"}
 }
 
 // Redis is the ledger of a fleet of watchdogs on one account, kept in Redis.

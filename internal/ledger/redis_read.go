@@ -33,7 +33,7 @@ type snapshot struct {
 // readings are the reading key's, or, when it holds none, those a ledger
 // value of an earlier build held (the next write moves them to the reading
 // key).
-func (r *Redis) decodeSnapshot(op, ledgerRaw string, ledgerOK bool, readingRaw string, readingOK bool) (snapshot, error) {
+func (r *Redis) decodeSnapshot(op, ledgerRaw string, ledgerOK bool, readingRaw string, readingOK bool, readingsRaw string, readingsOK bool) (snapshot, error) {
 	sn := snapshot{state: State{Version: SchemaVersion}, missing: !ledgerOK, raw: ledgerRaw}
 	if ledgerOK {
 		s, err := Decode([]byte(ledgerRaw))
@@ -52,14 +52,21 @@ func (r *Redis) decodeSnapshot(op, ledgerRaw string, ledgerOK bool, readingRaw s
 		return snapshot{}, fmt.Errorf("redis ledger: %s: %w", op, err)
 	}
 	sn.base = base
-	if !readingOK {
-		r.readingReadable()
-		return sn, nil
+	var rd *Reading
+	var rs []Reading
+	if readingOK {
+		if rd, rs, err = decodeReadingValue(readingRaw); err != nil {
+			r.readingUnreadable()
+			return sn, nil
+		}
 	}
-	rd, rs, err := decodeReadingValue(readingRaw)
-	if err != nil {
-		r.readingUnreadable()
-		return sn, nil
+	if readingsOK {
+		_, kept, err := decodeReadingValue(readingsRaw)
+		if err != nil {
+			r.readingUnreadable()
+			return sn, nil
+		}
+		rs = kept
 	}
 	r.readingReadable()
 	sn.state.Reading = rd
@@ -111,15 +118,15 @@ func (r *Redis) View(ctx context.Context) (State, error) {
 		return State{}, r.fail("view", err)
 	}
 	seq := r.begin()
-	var led, rd *redis.StringCmd
+	var led, rd, rs *redis.StringCmd
 	var tm *redis.TimeCmd
 	t0 := r.o.Monotonic()
 	_, perr := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		led, rd, tm = p.Get(ctx, r.keys.ledger), p.Get(ctx, r.keys.reading), p.Time(ctx)
+		led, rd, rs, tm = p.Get(ctx, r.keys.ledger), p.Get(ctx, r.keys.reading), p.Get(ctx, r.keys.readings), p.Time(ctx)
 		return nil
 	})
 	t1 := r.o.Monotonic()
-	err := firstErr(perr, led, rd, tm)
+	err := firstErr(perr, led, rd, rs, tm)
 	r.observe(ctx, "view", t1-t0, err)
 	if err != nil {
 		return State{}, r.fail("view", err)
@@ -127,7 +134,8 @@ func (r *Redis) View(ctx context.Context) (State, error) {
 	r.anchor(tm.Val(), t0, t1)
 	lv, lok := value(led)
 	rv, rok := value(rd)
-	sn, err := r.decodeSnapshot("view", lv, lok, rv, rok)
+	sv, sok := value(rs)
+	sn, err := r.decodeSnapshot("view", lv, lok, rv, rok, sv, sok)
 	if err != nil {
 		return State{}, err
 	}
@@ -252,7 +260,7 @@ func (r *Redis) parseTick(res []any) (Tick, time.Time, snapshot, error) {
 	}
 	lv, lok := res[4].(string)
 	rv, rok := res[5].(string)
-	sn, err := r.decodeSnapshot("tick", lv, lok, rv, rok)
+	sn, err := r.decodeSnapshot("tick", lv, lok, rv, rok, "", false) // the tick needs the last reading only
 	if err != nil {
 		return Tick{}, time.Time{}, snapshot{}, err
 	}

@@ -16,18 +16,27 @@ import (
 	"github.com/topup-watchdog/topup-watchdog/internal/redistest"
 )
 
-// storedReadings decodes the reading key as Redis holds it.
+// storedReadings decodes the reading and readings keys as Redis holds
+// them: the last reading, and the readings.
 func storedReadings(t *testing.T, srv *redistest.Server, r *Redis) (*Reading, []Reading) {
 	t.Helper()
-	v, err := srv.Client().Get(context.Background(), r.keys.reading).Result()
-	if err != nil {
-		t.Fatalf("get %s: %v", r.keys.reading, err)
+	var last *Reading
+	if v, err := srv.Client().Get(context.Background(), r.keys.reading).Result(); err == nil {
+		rd, rs, err := decodeReadingValue(v)
+		if err != nil || len(rs) != 0 {
+			t.Fatalf("%s = %q: %v, %d readings; want the last reading alone", r.keys.reading, v, err, len(rs))
+		}
+		last = rd
 	}
-	rd, rs, err := decodeReadingValue(v)
+	v, err := srv.Client().Get(context.Background(), r.keys.readings).Result()
 	if err != nil {
-		t.Fatalf("decode %s = %q: %v", r.keys.reading, v, err)
+		return last, nil
 	}
-	return rd, rs
+	_, rs, err := decodeReadingValue(v)
+	if err != nil {
+		t.Fatalf("decode %s = %q: %v", r.keys.readings, v, err)
+	}
+	return last, rs
 }
 
 // fleetReading is a reading taken ago before now on r's fleet clock.

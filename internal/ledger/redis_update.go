@@ -60,12 +60,12 @@ func (r *Redis) Update(ctx context.Context, fn func(*State) error) error {
 func (r *Redis) attempt(ctx context.Context, tx *redis.Tx, fn func(*State) error, missing *bool) error {
 	seq := r.begin()
 	watch := redis.NewStatusCmd(ctx, "watch", r.keys.ledger)
-	var led, rd *redis.StringCmd
+	var led, rd, rs *redis.StringCmd
 	var tm *redis.TimeCmd
 	t0 := r.o.Monotonic()
 	_, perr := tx.Pipelined(ctx, func(p redis.Pipeliner) error {
 		_ = p.Process(ctx, watch)
-		led, rd, tm = p.Get(ctx, r.keys.ledger), p.Get(ctx, r.keys.reading), p.Time(ctx)
+		led, rd, rs, tm = p.Get(ctx, r.keys.ledger), p.Get(ctx, r.keys.reading), p.Get(ctx, r.keys.readings), p.Time(ctx)
 		return nil
 	})
 	t1 := r.o.Monotonic()
@@ -77,7 +77,7 @@ func (r *Redis) attempt(ctx context.Context, tx *redis.Tx, fn func(*State) error
 			r.unwatch(ctx, tx)
 		}
 	}()
-	err := firstErr(perr, watch, led, rd, tm)
+	err := firstErr(perr, watch, led, rd, rs, tm)
 	r.observe(ctx, "update", t1-t0, err)
 	if err != nil {
 		return r.fail("update", err)
@@ -86,7 +86,8 @@ func (r *Redis) attempt(ctx context.Context, tx *redis.Tx, fn func(*State) error
 	r.anchor(now, t0, t1)
 	lv, lok := value(led)
 	rv, rok := value(rd)
-	sn, err := r.decodeSnapshot("update", lv, lok, rv, rok)
+	sv, sok := value(rs)
+	sn, err := r.decodeSnapshot("update", lv, lok, rv, rok, sv, sok)
 	if err != nil {
 		return err
 	}
@@ -132,6 +133,10 @@ func (r *Redis) attempt(ctx context.Context, tx *redis.Tx, fn func(*State) error
 	if err != nil {
 		return r.fail("update", err)
 	}
+	// Written apart: the last reading in the layout the release before
+	// readings reads, the readings under a key of their own.
+	last, _ := encodeReadingValue(next.Reading, nil)
+	kept, _ := encodeReadingValue(nil, next.Readings)
 	// A missing ledger is always written: once it exists, a missing one
 	// means Redis lost it, and the claim the next need makes is not held
 	// back a check.
@@ -150,11 +155,9 @@ func (r *Redis) attempt(ctx context.Context, tx *redis.Tx, fn func(*State) error
 		if writeLedger {
 			p.Set(ctx, r.keys.ledger, data, 0)
 		}
-		switch {
-		case writeReading && reading == nil:
-			p.Del(ctx, r.keys.reading)
-		case writeReading:
-			p.Set(ctx, r.keys.reading, reading, 0)
+		if writeReading {
+			setOrDel(ctx, p, r.keys.reading, last)
+			setOrDel(ctx, p, r.keys.readings, kept)
 		}
 		return nil
 	})
@@ -273,4 +276,13 @@ func (r *Redis) undo(ctx context.Context, tx *redis.Tx, prev snapshot, wrote []b
 		return false, err
 	}
 	return true, nil
+}
+
+// setOrDel sets key to v in p, or deletes it when v is nil.
+func setOrDel(ctx context.Context, p redis.Pipeliner, key string, v []byte) {
+	if v == nil {
+		p.Del(ctx, key)
+		return
+	}
+	p.Set(ctx, key, v, 0)
 }

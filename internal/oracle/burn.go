@@ -69,8 +69,9 @@ func Project(s policy.Settings, in policy.Input) Projection {
 // Only the newest readings count: those after the last instant at which
 // time did not move forward (a clock that stepped back, two readings at
 // one instant), and of those, the ones at most an hour before the newest.
-// Each span between two of them whose balance did not rise gives a rate,
-// its fall per minute (a span that rose hides a credit: it gives none). Of
+// Each span between two of them after the newest rise gives a rate, its
+// fall per minute (a rise, a credit or noise, ends the run: spans before it
+// give none). Of
 // the five newest rates, the rate is the median (of an even count, the mean
 // of the two in the middle); of two, the lower; one rate is none.
 func BurnRate(readings []policy.Reading) (decimal.Decimal, bool) {
@@ -87,7 +88,7 @@ func BurnRate(readings []policy.Reading) (decimal.Decimal, bool) {
 	for i := len(used) - 1; i > 0 && len(rates) < rateSpans; i-- {
 		from, to := used[i-1], used[i]
 		if to.Balance.GreaterThan(from.Balance) {
-			continue
+			break // only the falls since the newest rise count
 		}
 		fall := from.Balance.Sub(to.Balance)
 		rates = append(rates, fall.Mul(perMinute).DivRound(decimal.NewFromInt(int64(to.At.Sub(from.At))), ratePlaces))

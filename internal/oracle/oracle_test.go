@@ -68,14 +68,20 @@ func TestWhatWantsATopUp(t *testing.T) {
 }
 
 func TestBurnRateAndLeadTime(t *testing.T) {
-	// Spans newest first: 1 a minute, a rise (left out), 4, 2, then a clock
-	// that stepped back ends them: rates 1, 4, 2, median 2 (with the span
-	// back in time, -50, it would be 1.5).
-	readings := []policy.Reading{{At: ago(3 * time.Minute), Balance: eur("200")}, {At: ago(5 * time.Minute), Balance: eur("100")},
+	// Spans newest first: 1 a minute, 4, 2, then a clock that stepped back
+	// ends them: rates 1, 4, 2, median 2 (with the span back in time, -50,
+	// it would be 1.5).
+	readings := []policy.Reading{{At: ago(4 * time.Minute), Balance: eur("200")}, {At: ago(5 * time.Minute), Balance: eur("100")},
 		{At: ago(4 * time.Minute), Balance: eur("98")}, {At: ago(3 * time.Minute), Balance: eur("94")},
-		{At: ago(2 * time.Minute), Balance: eur("120")}, {At: ago(time.Minute), Balance: eur("119")}}
+		{At: ago(2 * time.Minute), Balance: eur("93")}}
 	if rate, ok := oracle.BurnRate(readings); !ok || !rate.Equal(eur("2")) {
 		t.Errorf("BurnRate() = %s, %t; want 2", rate, ok)
+	}
+	// A rise ends the run: the falls of 4 and 2 before the credit to 120 are
+	// not the pace after it, one fall of 1 is not yet one.
+	risen := append(readings[:4:4], policy.Reading{At: ago(30 * time.Second), Balance: eur("120")}, policy.Reading{At: noon, Balance: eur("119")})
+	if rate, ok := oracle.BurnRate(risen); ok {
+		t.Errorf("BurnRate() across a rise = %s, want none: one fall since the rise", rate)
 	}
 	if _, ok := oracle.BurnRate(readings[:1]); ok {
 		t.Error("BurnRate of one reading gives a rate")
