@@ -12,6 +12,8 @@ import (
 
 	"github.com/guptarohit/asciigraph"
 	"github.com/shopspring/decimal"
+
+	"github.com/topup-watchdog/topup-watchdog/internal/config"
 )
 
 // The chart's shape: its height in rows, and its width when Render is
@@ -56,7 +58,7 @@ func Render(w io.Writer, s Settings, rs []Result, width int, opts ...RenderOptio
 	b.WriteString("\n")
 	from, to, ok := seriesSpan(rs)
 	if ok {
-		fmt.Fprintf(&b, "trace: %s to %s (%s)\n", from.Format(time.RFC3339), to.Format(time.RFC3339), shortDuration(to.Sub(from)))
+		fmt.Fprintf(&b, "trace: %s to %s (%s)\n", from.Format(time.RFC3339), to.Format(time.RFC3339), config.ShortDuration(to.Sub(from)))
 	} else {
 		b.WriteString("trace: no balance series\n")
 	}
@@ -149,28 +151,15 @@ func heldText(d decimal.Decimal) string { return d.StringFixed(2) }
 func describeSettings(s Settings) string {
 	lead := "auto"
 	if s.LeadTime > 0 {
-		lead = shortDuration(s.LeadTime)
+		lead = config.ShortDuration(s.LeadTime)
 	}
 	const indent = "\n          "
 	return fmt.Sprintf("threshold %s, target %s, amount %s, start balance %s (EUR)"+
 		indent+"every %s, vonage interval %s, credit delay %s, lead time %s"+
 		indent+"window %s, max per day %d",
 		s.Threshold.StringFixed(2), s.Target.StringFixed(2), s.Amount.StringFixed(2), s.StartBalance.StringFixed(2),
-		shortDuration(s.Every), shortDuration(s.VonageInterval), shortDuration(s.CreditDelay), lead,
-		shortDuration(s.Window), s.MaxPerDay)
-}
-
-// shortDuration is d as Go writes it, without the zero units at its end:
-// 6m, 1h30m, 720h.
-func shortDuration(d time.Duration) string {
-	t := d.String()
-	if strings.HasSuffix(t, "m0s") {
-		t = strings.TrimSuffix(t, "0s")
-	}
-	if strings.HasSuffix(t, "h0m") {
-		t = strings.TrimSuffix(t, "0m")
-	}
-	return t
+		config.ShortDuration(s.Every), config.ShortDuration(s.VonageInterval), config.ShortDuration(s.CreditDelay), lead,
+		config.ShortDuration(s.Window), s.MaxPerDay)
 }
 
 // seriesSpan is the first and the last instant of all the results' series,

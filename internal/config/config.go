@@ -252,7 +252,7 @@ func (p *problems) checkWindow(c Config) {
 		return
 	}
 	p.add(varWindow, fmt.Errorf("%s cannot hold one top-up: an attempt may take %s %s, and no attempt starts after a quarter of the window; use at least %s",
-		shortDuration(c.Window), varRequestTimeout, shortDuration(c.RequestTimeout), shortDuration(4*c.RequestTimeout)))
+		ShortDuration(c.Window), varRequestTimeout, ShortDuration(c.RequestTimeout), ShortDuration(4*c.RequestTimeout)))
 }
 
 // loadNotify reads the variables of notifications.

@@ -98,13 +98,13 @@ func parseDuration(s string, max time.Duration) (time.Duration, error) {
 	case d <= 0:
 		return 0, fmt.Errorf("must be greater than 0: %q", s)
 	case max > 0 && d > max:
-		return 0, fmt.Errorf("must be at most %s: %q", shortDuration(max), s)
+		return 0, fmt.Errorf("must be at most %s: %q", ShortDuration(max), s)
 	}
 	return d, nil
 }
 
 // shortDuration writes 5m rather than 5m0s, and 24h rather than 24h0m0s.
-func shortDuration(d time.Duration) string {
+func ShortDuration(d time.Duration) string {
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = strings.TrimSuffix(s, "0s")

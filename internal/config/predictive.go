@@ -40,7 +40,7 @@ func parseLeadTime(s string) (time.Duration, error) {
 	case d <= 0:
 		return 0, fmt.Errorf("must be greater than 0 (or %s): %q", LeadTimeAuto, s)
 	case d > MaxLeadTime:
-		return 0, fmt.Errorf("must be at most %s: %q", shortDuration(MaxLeadTime), s)
+		return 0, fmt.Errorf("must be at most %s: %q", ShortDuration(MaxLeadTime), s)
 	}
 	return d, nil
 }
