@@ -95,7 +95,7 @@ func checkInvariants(t *testing.T, r *rig, run *stormRun, records []ledger.Recor
 	intents := realTimes(records, run.ledgerOffset())
 	sort.SliceStable(intents, func(i, j int) bool { return intents[i].At.Before(intents[j].At) })
 	rec.intents = intents
-	rec.model = newModel(r.acct, run.bursts, tops)
+	rec.model = newModel(r.acct, run.balance, run.bursts, tops)
 	rec.model.check(t, r.acct, tops)
 
 	owner := ownersOf(t, tops, intents)

@@ -83,7 +83,7 @@ func TestFaultStormFleet(t *testing.T) {
 	duration := stormLength()
 
 	acct, env := stormAccount(rng, seed, duration)
-	run := &stormRun{seed: seed, bursts: acct.Bursts, fleet: &fleetRun{slotOf: map[int]int{}}}
+	run := &stormRun{seed: seed, balance: acct.Balance, bursts: acct.Bursts, fleet: &fleetRun{slotOf: map[int]int{}}}
 	// The rig's secret sweep looks for the Redis password too (secretForms).
 	f := newFleet(t, fleetOptions{account: acct, env: env, redisArgs: fleetRedisArgs})
 	armStorm(t, f.rig, run, rng)

@@ -23,8 +23,8 @@ type modelEvent struct {
 	delta decimal.Decimal
 }
 
-func newModel(acct *sim.Account, bursts []sim.Burst, tops []sim.TopUp) *model {
-	m := &model{start: acct.Started(), b0: stormStart}
+func newModel(acct *sim.Account, b0 decimal.Decimal, bursts []sim.Burst, tops []sim.TopUp) *model {
+	m := &model{start: acct.Started(), b0: b0}
 	for _, b := range bursts {
 		m.events = append(m.events, modelEvent{at: m.start.Add(b.At), delta: b.Amount.Neg()})
 	}

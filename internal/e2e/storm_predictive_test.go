@@ -16,13 +16,25 @@ import (
 // refill also starts when the balance projected the lead time ahead is
 // below the threshold. Until a top-up is confirmed the lead time is 10
 // minutes, at the storm's drain of 36 EUR a minute far more than the
-// balance: the second check of the storm already wants a top-up. Every
-// invariant is checked as in TestFaultStorm, but that invariant 3 also
-// allows a top-up at or above the threshold on a projection below it
-// (checkPredictiveRefill).
+// balance: the first check that knows a burn rate (three readings, kept
+// across restarts) wants a top-up. The account starts at 60 EUR, the
+// target plus the threshold, rather than 4 EUR above the threshold, so
+// that it stays above the threshold for at least 16.7 s (the largest
+// bursts, 15 EUR, at 6 and 12 s) and about 27 s on average, rather than
+// at most 6.7 s: a first process that starts slowly under load, and is
+// killed before its third reading, would otherwise let the balance cross
+// the threshold before any check knew a rate, and the storm would test
+// nothing of its own (CI saw that once, seed 1796191453186612431: one
+// decision above the threshold in all). Every invariant is checked as in
+// TestFaultStorm, but that invariant 3 also allows a top-up at or above
+// the threshold on a projection below it (checkPredictiveRefill).
 func TestFaultStormPredictive(t *testing.T) {
 	t.Parallel()
-	faultStorm(t, map[string]string{"TOPUP_POLICY": "predictive", "TOPUP_LEAD_TIME": "auto"}, checkPredictiveRefill)
+	faultStorm(t, stormPolicy{
+		env:    map[string]string{"TOPUP_POLICY": "predictive", "TOPUP_LEAD_TIME": "auto"},
+		start:  stormTarget.Add(stormThreshold),
+		refill: checkPredictiveRefill,
+	})
 }
 
 // readingLag bounds how long after the account answered a balance the

@@ -4,16 +4,20 @@ import (
 	"slices"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/topup-watchdog/topup-watchdog/internal/sim"
 )
 
 // stormRun is what a storm did, for the checks and the report.
 type stormRun struct {
-	seed   uint64
-	start  time.Time
-	end    time.Time // when the storm's time was up and its last pause ended
-	bursts []sim.Burst
-	kills  []stormKill
+	seed  uint64
+	start time.Time
+	end   time.Time // when the storm's time was up and its last pause ended
+	// balance is the account's at the start, before any drain.
+	balance decimal.Decimal
+	bursts  []sim.Burst
+	kills   []stormKill
 	// downtimes are the spans when no top-up could be sent: when no
 	// watchdog ran (from a kill to the next start, and every pause from the
 	// stop to its SIGCONT or SIGKILL), and in a fleet, when Redis was down.

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shopspring/decimal"
 )
 
 // TestFaultStorm runs the binary against an account that drains in bursts,
@@ -21,19 +23,30 @@ import (
 // checkStorm). Set E2E_STORM_SEED to replay a storm; the seed is logged.
 func TestFaultStorm(t *testing.T) {
 	t.Parallel()
-	faultStorm(t, nil, checkRefill)
+	faultStorm(t, stormPolicy{refill: checkRefill})
 }
 
-// faultStorm runs the storm of one binary with the settings policy adds to
-// the storm's, and checks it with refill as invariant 3.
-func faultStorm(t *testing.T, policy map[string]string, refill refillCheck) {
+// stormPolicy is what a storm of one binary changes in the storm's world:
+// the settings env adds to the storm's, the balance it starts from (the
+// storm's own when zero), and refill, its invariant 3.
+type stormPolicy struct {
+	env    map[string]string
+	start  decimal.Decimal
+	refill refillCheck
+}
+
+// faultStorm runs the storm of one binary under policy.
+func faultStorm(t *testing.T, policy stormPolicy) {
 	seed := stormSeed(t)
 	rng := rand.New(rand.NewPCG(seed, seed^0x570e))
 	duration := stormLength()
 
 	acct, env := stormAccount(rng, seed, duration)
-	maps.Copy(env, policy)
-	run := &stormRun{seed: seed, bursts: acct.Bursts}
+	maps.Copy(env, policy.env)
+	if !policy.start.IsZero() {
+		acct.Balance = policy.start
+	}
+	run := &stormRun{seed: seed, balance: acct.Balance, bursts: acct.Bursts}
 	clockFile := filepath.Join(t.TempDir(), "clock")
 	env["TOPUP_TEST_CLOCK_FILE"] = clockFile
 	r := newRig(t, rigOptions{account: acct, env: env})
@@ -45,7 +58,7 @@ func faultStorm(t *testing.T, policy map[string]string, refill refillCheck) {
 	run.end = time.Now()
 	s.stop()
 
-	checkStorm(t, r, run, refill)
+	checkStorm(t, r, run, policy.refill)
 	run.checkSwept(t, r.sweep)
 }
 
