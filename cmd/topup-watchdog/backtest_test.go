@@ -14,6 +14,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/topup-watchdog/topup-watchdog/internal/backtest"
+	"github.com/topup-watchdog/topup-watchdog/internal/bintest"
 )
 
 // readmeBacktestFlags are the settings of the README's table, as flags.
@@ -191,7 +192,7 @@ func TestBacktestRefusesBadTracesWithTheFileAndLine(t *testing.T) {
 // The built binary exits 2 on a bad trace, naming its file and line.
 func TestBacktestBinaryExits2OnABadTrace(t *testing.T) {
 	path := writeFile(t, "bad.csv", "2026-03-02T00:01:00Z,1\n2026-03-02T00:02:00Z,minus one\n")
-	cmd := exec.Command(binary(t), backtestArgs(path)...)
+	cmd := exec.Command(bintest.Path(t), backtestArgs(path)...)
 	cmd.Env = environ(nil)
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
@@ -214,8 +215,8 @@ func TestBacktestRefusesBadSettings(t *testing.T) {
 		{"no threshold", nil, []string{"backtest", "--trace", trace, "--amount", "50"}, "--threshold is required (or TOPUP_THRESHOLD)"},
 		{"no amount", map[string]string{"TOPUP_THRESHOLD": "25"}, []string{"backtest", "--trace", trace}, "--amount is required (or TOPUP_AMOUNT)"},
 		{"bad variable", map[string]string{"TOPUP_WINDOW": "soon"}, backtestArgs(trace), `TOPUP_WINDOW: not a duration above 0 such as 90s or 15m: "soon"`},
-		{"bad schedule", map[string]string{"TOPUP_SCHEDULE": "every minute"}, backtestArgs(trace), "TOPUP_SCHEDULE: not a cron spec"},
-		{"time zone alone", map[string]string{"TOPUP_SCHEDULE": "CRON_TZ=UTC"}, backtestArgs(trace), "TOPUP_SCHEDULE: time zone without a schedule"},
+		{"bad schedule", map[string]string{"TOPUP_SCHEDULE": "every minute"}, backtestArgs(trace), `TOPUP_SCHEDULE: "every minute" is not a cron spec`},
+		{"time zone alone", map[string]string{"TOPUP_SCHEDULE": "CRON_TZ=UTC"}, backtestArgs(trace), `TOPUP_SCHEDULE: "CRON_TZ=UTC" has a time zone and no schedule after it`},
 		{"every below a second", map[string]string{"TOPUP_SCHEDULE": "@every 100ms"}, backtestArgs(trace), "TOPUP_SCHEDULE: @every below 1s"},
 		{"schedule never fires", map[string]string{"TOPUP_SCHEDULE": "0 0 30 2 *"}, backtestArgs(trace), `TOPUP_SCHEDULE: never fires: "0 0 30 2 *"`},
 		{"target below threshold", nil, backtestArgs(trace, "--target", "10"), "--target: 10 is below the threshold 25"},

@@ -87,7 +87,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("demo configuration: %w", err)
 	}
-	tally := &demoTally{outcomes: map[ledger.Outcome]int{}}
+	tally := newDemoTally()
 	fmt.Fprintf(e.stdout, "Demo: a simulated account on %s; Ctrl-C stops it.\n\n", ln.Addr())
 	start := time.Now()
 	if err := watchWith(ctx, cfg, e.stdout, hooks{observers: []watchdog.Observer{tally}}); err != nil {
@@ -102,8 +102,15 @@ type demoTally struct {
 	mu        sync.Mutex
 	checks    int
 	failed    int
+	skipped   int // run times passed while a check ran late
 	outcomes  map[ledger.Outcome]int
 	confirmed int
+	// retried counts the failed attempts tried again, by call.
+	retried map[string]int
+}
+
+func newDemoTally() *demoTally {
+	return &demoTally{outcomes: map[ledger.Outcome]int{}, retried: map[string]int{}}
 }
 
 func (t *demoTally) Observe(e watchdog.Event) {
@@ -118,6 +125,10 @@ func (t *demoTally) Observe(e watchdog.Event) {
 		t.outcomes[e.Outcome]++
 	case watchdog.TopUpConfirmed:
 		t.confirmed++
+	case watchdog.CheckSkipped:
+		t.skipped += e.Runs
+	case watchdog.AttemptRetried:
+		t.retried[e.Op]++
 	}
 }
 
@@ -126,7 +137,10 @@ func (t *demoTally) print(w io.Writer, ran time.Duration, acct *sim.Account, thr
 	defer t.mu.Unlock()
 	lowest, _ := acct.Lowest()
 	fmt.Fprintf(w, "\nDemo summary, %s on a simulated account\n", ran.Round(time.Second))
-	fmt.Fprintf(w, "  checks            %d (%d failed)\n", t.checks, t.failed)
+	fmt.Fprintf(w, "  checks            %d (%d failed), %d run times skipped while a check ran late\n",
+		t.checks, t.failed, t.skipped)
+	fmt.Fprintf(w, "  retried attempts  %d of balance reads, %d of top-ups\n",
+		t.retried[watchdog.OpGetBalance], t.retried[watchdog.OpTopUp])
 	fmt.Fprintf(w, "  top-ups           %d succeeded, %d rejected, %d not sent, %d unknown\n",
 		t.outcomes[ledger.Succeeded], t.outcomes[ledger.Rejected], t.outcomes[ledger.NotSent], t.outcomes[ledger.Unknown])
 	fmt.Fprintf(w, "  credits confirmed %d\n", t.confirmed)

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -107,25 +106,25 @@ func lookup(env map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 }
 
-// running is the program started by startRun.
-type running struct {
+// inProc is run() started by startInProc in the test process.
+type inProc struct {
 	stdout, stderr *output
 	cancel         context.CancelFunc
 	done           chan error
 }
 
-// startRun runs the program in this process, as main would.
-func startRun(t *testing.T, env map[string]string, args ...string) *running {
+// startInProc runs the program in this process, as main would.
+func startInProc(t *testing.T, env map[string]string, args ...string) *inProc {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{stdout: newOutput(), stderr: newOutput(), cancel: cancel, done: make(chan error, 1)}
+	r := &inProc{stdout: newOutput(), stderr: newOutput(), cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- run(ctx, args, lookup(env), r.stdout, r.stderr) }()
 	t.Cleanup(func() { _ = r.stop(t) })
 	return r
 }
 
 // stop is SIGTERM: it cancels the program's context and waits for run.
-func (r *running) stop(t *testing.T) error {
+func (r *inProc) stop(t *testing.T) error {
 	t.Helper()
 	r.cancel()
 	select {
@@ -177,40 +176,6 @@ func testEnv(t *testing.T, baseURL string) map[string]string {
 		"TOPUP_REQUEST_TIMEOUT": "2s",
 	}
 }
-
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// binary builds the real program once per test run and returns its path.
-func binary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "topup-watchdog-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "topup-watchdog")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = &buildError{err: err, out: string(out)}
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("build the binary: %v", buildErr)
-	}
-	return binPath
-}
-
-type buildError struct {
-	err error
-	out string
-}
-
-func (e *buildError) Error() string { return e.err.Error() + ": " + e.out }
 
 // environ turns a map into a process environment.
 func environ(env map[string]string) []string {

@@ -8,23 +8,27 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/topup-watchdog/topup-watchdog/internal/bintest"
 )
 
-// process is the real binary, its stdout read line by line as it comes.
-type process struct {
+// proc is the real binary, its stdout read line by line as it comes.
+type proc struct {
 	cmd *exec.Cmd
 	out *output
 }
 
-func startBinary(t *testing.T, env map[string]string) *process {
+// startProc starts the binary's run command with env; the test's cleanup
+// kills it.
+func startProc(t *testing.T, env map[string]string) *proc {
 	t.Helper()
-	cmd := exec.Command(binary(t), "run")
+	cmd := exec.Command(bintest.Path(t), "run")
 	cmd.Env = environ(env)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &process{cmd: cmd, out: newOutput()}
+	p := &proc{cmd: cmd, out: newOutput()}
 	cmd.Stderr = p.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -46,14 +50,14 @@ func TestAKilledWatchdogDoesNotRepeatItsTopUpWhenRestarted(t *testing.T) {
 	acct, srv := startAccount(t, testAccount("5", time.Hour)) // the credit lags past the test
 	env := testEnv(t, srv.URL)
 
-	first := startBinary(t, env)
+	first := startProc(t, env)
 	first.out.waitFor(t, "the top-up line", func(o *output) bool { return o.count("topup") == 1 })
 	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	_ = first.cmd.Wait()
 
-	second := startBinary(t, env)
+	second := startProc(t, env)
 	second.out.waitFor(t, "two decisions", func(o *output) bool { return o.count("decision") >= 2 })
 	if err := second.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

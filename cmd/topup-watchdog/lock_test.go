@@ -19,7 +19,7 @@ func TestALostLedgerLockStopsTheProgram(t *testing.T) {
 			_, srv := startAccount(t, testAccount("50", time.Minute))
 			env := testEnv(t, srv.URL)
 			env["TOPUP_SCHEDULE"] = tt.schedule
-			r := startRun(t, env)
+			r := startInProc(t, env)
 			r.stdout.waitFor(t, "a decision", func(o *output) bool { return o.count("decision") > 0 })
 			lock := env["TOPUP_STATE_FILE"] + ".lock"
 			if err := os.Remove(lock); err != nil {
@@ -41,8 +41,13 @@ func TestALostLedgerLockStopsTheProgram(t *testing.T) {
 				!strings.Contains(stderr, "ledger lock lost") || strings.Count(stderr, "\n") != 1 {
 				t.Errorf("stderr is not one line naming the lock file and the loss: %q", stderr)
 			}
-			if n := r.stdout.count("stopped with an error"); n != 1 {
-				t.Errorf("%d lines %q, want 1; output:\n%s", n, "stopped with an error", r.stdout)
+			if n := r.stdout.count(msgStoppedWithError); n != 1 {
+				t.Errorf("%d lines %q, want 1; output:\n%s", n, msgStoppedWithError, r.stdout)
+			}
+			for _, l := range r.stdout.lines() {
+				if l["msg"] == msgStoppedWithError && len(l) != 3 {
+					t.Errorf("%v: the error that stops the watchdog is printed on stderr alone", l)
+				}
 			}
 			assertClean(t, "output", r.stdout.String()+stderr)
 		})

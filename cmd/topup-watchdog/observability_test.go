@@ -20,7 +20,7 @@ import (
 )
 
 // serverAddr waits for the HTTP server's line and returns its address.
-func serverAddr(t *testing.T, r *running) string {
+func serverAddr(t *testing.T, r *inProc) string {
 	t.Helper()
 	var addr string
 	r.stdout.waitFor(t, "the http server", func(o *output) bool {
@@ -66,7 +66,7 @@ func TestMetricsAfterATopUp(t *testing.T) {
 	acct, srv := startAccount(t, testAccount("5", 500*time.Millisecond))
 	env := testEnv(t, srv.URL)
 	env["TOPUP_LISTEN_ADDR"] = "127.0.0.1:0"
-	r := startRun(t, env)
+	r := startInProc(t, env)
 	addr := serverAddr(t, r)
 	r.stdout.waitFor(t, "a confirmed top-up and a decision after it", func(o *output) bool {
 		return o.count("topup confirmed") == 1 && o.count("decision") >= 3
@@ -123,7 +123,7 @@ func TestReadinessFollowsTheBalanceReads(t *testing.T) {
 	env := testEnv(t, srv.URL)
 	env["TOPUP_LISTEN_ADDR"] = "127.0.0.1:0"
 	env["TOPUP_REQUEST_TIMEOUT"] = "5s"
-	r := startRun(t, env)
+	r := startInProc(t, env)
 	addr := serverAddr(t, r) // the server listens at once; the first read takes 1.5 s
 	if code, body := get(t, "http://"+addr+"/readyz"); code != 503 || !strings.Contains(body, "no balance read yet") {
 		t.Errorf("/readyz before the first read = %d %q", code, body)
@@ -138,7 +138,7 @@ func TestReadinessFollowsTheBalanceReads(t *testing.T) {
 	_ = r.stop(t)
 
 	env["VONAGE_API_SECRET"] = "wrong-secret"
-	r = startRun(t, env)
+	r = startInProc(t, env)
 	addr = serverAddr(t, r)
 	r.stdout.waitFor(t, "a failed check", func(o *output) bool { return o.count("check failed") > 0 })
 	rejected := func(code int, body string) bool {
@@ -194,7 +194,7 @@ func TestWebhookGetsOneNotificationPerTopUpAndOneForTheCap(t *testing.T) {
 	env["TOPUP_MAX_PER_DAY"] = "2"
 	env["TOPUP_WINDOW"] = "10s"
 	env["TOPUP_NOTIFY_URL"] = hook.URL + "/hooks/" + testSecret
-	r := startRun(t, env)
+	r := startInProc(t, env)
 	r.stdout.waitFor(t, "three decisions blocked by the cap", func(o *output) bool {
 		n := 0
 		for _, l := range o.lines() {
@@ -230,7 +230,7 @@ func TestASlowWebhookDelaysNoCheck(t *testing.T) {
 	defer close(rc.block)
 	env := testEnv(t, srv.URL)
 	env["TOPUP_NOTIFY_URL"] = hook.URL
-	r := startRun(t, env)
+	r := startInProc(t, env)
 	// The receiver answers nothing; the checks go on, one a second.
 	err := acct.Wait(ctxWithTimeout(t), func(s sim.Stats) bool { return s.BalanceRequests >= 4 })
 	if err != nil {

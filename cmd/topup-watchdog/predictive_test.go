@@ -110,6 +110,7 @@ func TestCheckWithoutReadingsPrintsNoProjection(t *testing.T) {
 	_, srv := startAccount(t, testAccount("50", time.Minute))
 	env := testEnv(t, srv.URL)
 	env["TOPUP_POLICY"] = "predictive"
+	createLedger(t, env["TOPUP_STATE_FILE"])
 	d := checkDecision(t, env)
 	if d["reason"] != "balance_ok" {
 		t.Errorf("reason %v, want balance_ok", d["reason"])
@@ -132,7 +133,7 @@ func TestRunTopsUpAheadWithThePredictivePolicy(t *testing.T) {
 	env["TOPUP_POLICY"] = "predictive"
 	env["TOPUP_LEAD_TIME"] = "1m" // 60 EUR ahead at 1 EUR/s: below the threshold of 10 from the second check
 	env["TOPUP_LISTEN_ADDR"] = "127.0.0.1:0"
-	r := startRun(t, env)
+	r := startInProc(t, env)
 	addr := serverAddr(t, r)
 	r.stdout.waitFor(t, "a top-up", func(o *output) bool { return o.count("topup") > 0 })
 	_, body := getUntil(t, "http://"+addr+"/metrics", func(_ int, body string) bool {
@@ -188,7 +189,7 @@ func TestRunWarnsOfACorruptReadingsJournal(t *testing.T) {
 	if err := os.WriteFile(journal, append(data, "not a reading\n{}\n"...), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r := startRun(t, env)
+	r := startInProc(t, env)
 	r.stdout.waitFor(t, "a decision", func(o *output) bool { return o.count("decision") > 0 })
 	_ = r.stop(t)
 	var warned []map[string]any

@@ -2,19 +2,20 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/topup-watchdog/topup-watchdog/internal/bintest"
 	"github.com/topup-watchdog/topup-watchdog/internal/config"
+	"github.com/topup-watchdog/topup-watchdog/internal/secrettest"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binPath != "" {
-		_ = os.RemoveAll(strings.TrimSuffix(binPath, "/topup-watchdog"))
-	}
+	bintest.Remove()
 	os.Exit(code)
 }
 
@@ -52,7 +53,8 @@ func TestBadConfigurationExits2NamingEveryProblem(t *testing.T) {
 			t.Errorf("stderr does not name %s on a line of its own:\n%s", name, stderr)
 		}
 	}
-	for _, bad := range []string{testSecret, testTRX, "Sup3r", "goroutine ", "panic", ".go:"} {
+	assertClean(t, "output", stdout+stderr, "Sup3r")
+	for _, bad := range []string{"goroutine ", "panic", ".go:"} {
 		if strings.Contains(stdout+stderr, bad) {
 			t.Errorf("output holds %q:\n%s", bad, stdout+stderr)
 		}
@@ -92,7 +94,7 @@ func TestVersionNamesVersionCommitAndGo(t *testing.T) {
 func TestStartingLineShowsTheConfigurationWithoutSecrets(t *testing.T) {
 	acct, srv := startAccount(t, testAccount("50", time.Minute))
 	_ = acct
-	r := startRun(t, testEnv(t, srv.URL))
+	r := startInProc(t, testEnv(t, srv.URL))
 	r.stdout.waitFor(t, "a decision", func(o *output) bool { return o.count("decision") > 0 })
 	if err := r.stop(t); err != nil {
 		t.Fatalf("run() = %v after a stop, want nil", err)
@@ -120,6 +122,7 @@ func TestStartingLineShowsTheConfigurationWithoutSecrets(t *testing.T) {
 func TestCheckPrintsTheDecisionAndSendsNothing(t *testing.T) {
 	acct, srv := startAccount(t, testAccount("5", time.Minute))
 	env := testEnv(t, srv.URL)
+	before := createLedger(t, env["TOPUP_STATE_FILE"])
 	code, stdout, stderr := runOnce(t, env, "check")
 	if code != exitOK {
 		t.Fatalf("check exit %d: %s", code, stderr)
@@ -130,8 +133,8 @@ func TestCheckPrintsTheDecisionAndSendsNothing(t *testing.T) {
 	if n := acct.Stats().TopUpRequests; n != 0 {
 		t.Errorf("check sent %d top-ups", n)
 	}
-	if _, err := os.Stat(env["TOPUP_STATE_FILE"]); !os.IsNotExist(err) {
-		t.Errorf("check wrote the state file: %v", err)
+	if after, err := os.ReadFile(env["TOPUP_STATE_FILE"]); err != nil || string(after) != string(before) {
+		t.Errorf("check changed the state file (%v):\n%s\nwas\n%s", err, after, before)
 	}
 	env["VONAGE_API_SECRET"] = "wrong-secret"
 	if code, _, _ := runOnce(t, env, "check"); code != exitFatal {
@@ -144,7 +147,7 @@ func TestDryRunNeverCallsTheTopUpEndpoint(t *testing.T) {
 	acct, srv := startAccount(t, testAccount("5", time.Minute))
 	env := testEnv(t, srv.URL)
 	env["TOPUP_DRY_RUN"] = "true"
-	r := startRun(t, env)
+	r := startInProc(t, env)
 	r.stdout.waitFor(t, "two decisions", func(o *output) bool { return o.count("decision") >= 2 })
 	_ = r.stop(t)
 	if n := acct.Stats().TopUpRequests; n != 0 {
@@ -176,14 +179,16 @@ func TestACorruptLedgerStopsTheProgramNamingTheFile(t *testing.T) {
 	assertClean(t, "output", stdout+stderr)
 }
 
-// assertClean fails when out holds the secret, its escaped form or the trx.
-func assertClean(t *testing.T, where, out string) {
+// testBasic is the test account's Basic token, base64(key:secret).
+var testBasic = base64.StdEncoding.EncodeToString([]byte(testKey + ":" + testSecret))
+
+// assertClean fails when out is empty or holds a form of the test secret,
+// the trx, the Basic token or a fragment in more (internal/secrettest).
+func assertClean(t *testing.T, where, out string, more ...string) {
 	t.Helper()
-	for _, s := range []string{testSecret, testTRX, "Sup3r-S3cret%2F%2B%3Dvalue", "Sup3r-S3cret"} {
-		if strings.Contains(out, s) {
-			t.Errorf("%s holds %q", where, s)
-		}
-	}
+	sweep := secrettest.New(append([]string{testSecret, testTRX, testBasic}, more...)...)
+	sweep.Add(where, []byte(out))
+	sweep.Check(t)
 }
 
 // Bad testing hooks are reported together, like every other problem.

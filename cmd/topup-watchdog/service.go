@@ -110,7 +110,7 @@ func newService(cfg config.Config, log *zap.Logger, h hooks) (*service, error) {
 	if cfg.RedisURL == "" {
 		f, err := ledger.Open(cfg.StateFile)
 		if err != nil {
-			return nil, err
+			return nil, explainOpen(cfg.StateFile, err)
 		}
 		if err := f.Problem(); err != nil { // the burn rate's journal: its readings are dropped
 			log.Warn("readings journal ignored", zap.Error(err))

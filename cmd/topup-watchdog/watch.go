@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 
 	"go.uber.org/zap"
 
 	"github.com/topup-watchdog/topup-watchdog/internal/config"
-	"github.com/topup-watchdog/topup-watchdog/internal/ledger"
 	"github.com/topup-watchdog/topup-watchdog/internal/watchdog"
 )
 
@@ -47,18 +45,24 @@ const msgAmountUnset = "TOPUP_AMOUNT is not set: any rise of the balance, a refu
 	"confirms a pending top-up and lets the next one go out before its credit; set it to the amount of the auto-reload payment"
 
 // watchWith is the long-running watchdog for cfg, logging to out.
+//
+// The error that ends it is returned, and run prints it once, on stderr
+// (report), where bad configuration goes too: a person starting the
+// container reads stderr, and a log pipeline collects a container's stderr
+// beside its stdout. The log's own last line, "cannot start" or "stopped
+// with an error", marks the end at level error for whoever reads the JSON
+// alone, without repeating the error: one failure, one message.
 func watchWith(ctx context.Context, cfg config.Config, out io.Writer, h hooks) error {
 	log := newLogger(cfg, out)
 	defer func() { _ = log.Sync() }()
-	v, c := buildVersion()
-	log.Info("starting", append([]zap.Field{zap.String("version", v), zap.String("commit", c)}, cfg.LogFields()...)...)
+	log.Info("starting", startingFields(cfg)...)
 	if cfg.Amount.IsZero() {
 		log.Warn(msgAmountUnset)
 	}
 
 	s, err := newService(cfg, log, h)
 	if err != nil {
-		log.Error("cannot start", zap.Error(err))
+		log.Error(msgCannotStart)
 		return err
 	}
 	defer s.close()
@@ -70,65 +74,22 @@ func watchWith(ctx context.Context, cfg config.Config, out io.Writer, h hooks) e
 		<-logged
 	}
 	if err != nil {
-		log.Error("stopped with an error", zap.Error(err))
+		log.Error(msgStoppedWithError)
 		return err
 	}
 	log.Info("stopped")
 	return nil
 }
 
-const checkSummary = `Runs one balance check and prints the decision the watchdog would take, with
-the state of its ledger (TOPUP_STATE_FILE, or the fleet's on TOPUP_REDIS_URL;
-read only). Sends nothing and writes nothing. Exits 1 when the balance could
-not be read.`
+// The last line of a watchdog that fails; its error is on stderr.
+const (
+	msgCannotStart      = "cannot start"
+	msgStoppedWithError = "stopped with an error"
+)
 
-func runCheck(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "check", checkSummary)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	cfg, err := config.LoadLookup(e.lookupenv)
-	if err != nil {
-		return err
-	}
-	log := newLogger(cfg, e.stdout)
-	defer func() { _ = log.Sync() }()
-
-	state, err := viewLedger(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	client, err := newClient(cfg, nil, nil)
-	if err != nil {
-		return fmt.Errorf("set up vonage client: %w", err)
-	}
-	defer client.CloseIdleConnections()
-	var read bool
-	w := watchdog.New(client, ledger.NewMemory(state), watchdog.Options{
-		Settings: settings(cfg), Interval: checkInterval(cfg, nil), Amount: cfg.Amount, DryRun: true, Log: log,
-		Observer: watchdog.ObserverFunc(func(ev watchdog.Event) {
-			if _, ok := ev.(watchdog.Decided); ok {
-				read = true
-			}
-		}),
-	})
-	w.Check(ctx)
-	if !read {
-		return exitError{exitFatal}
-	}
-	return nil
-}
-
-// viewLedger reads the ledger a running watchdog for cfg writes, without
-// writing it: the file, or the fleet's on Redis.
-func viewLedger(ctx context.Context, cfg config.Config) (ledger.State, error) {
-	if cfg.RedisURL == "" {
-		return ledger.ReadFile(cfg.StateFile)
-	}
-	r, err := ledger.OpenRedis(ctx, ledger.RedisOptions{URL: cfg.RedisURL, Prefix: cfg.RedisPrefix, Account: cfg.APIKey})
-	if err != nil {
-		return ledger.State{}, err
-	}
-	defer func() { _ = r.Close() }()
-	return r.View(ctx)
+// startingFields are the fields of the "starting" line: the build, then
+// the effective configuration.
+func startingFields(cfg config.Config) []zap.Field {
+	v, c := buildVersion()
+	return append([]zap.Field{zap.String("version", v), zap.String("commit", c)}, cfg.LogFields()...)
 }

@@ -31,7 +31,7 @@ func TestProblemsRedactTheSecretsRead(t *testing.T) {
 		{
 			name: "the secret of a file in a schedule",
 			env:  map[string]string{"VONAGE_API_SECRET": "", "VONAGE_API_SECRET_FILE": secretFile, "TOPUP_SCHEDULE": secret},
-			want: []string{`TOPUP_SCHEDULE: not a cron spec or descriptor: "[REDACTED]" (expected 5 to 6 fields, found 1: [[REDACTED]])`},
+			want: []string{`TOPUP_SCHEDULE: "[REDACTED]" is not a cron spec (expected 5 fields, or 6 with seconds; found 1): e.g. "@every 30s" or "*/30 * * * * *"`},
 		},
 		{
 			name: "the trx inside a value",

@@ -20,6 +20,11 @@ func ScheduleParser() cron.Parser {
 // silently raises a shorter one to a second.
 const minEvery = time.Second
 
+// scheduleExamples ends the error of a spec that does not parse: two that
+// do, one of each kind, since most mistakes are a field too many or too
+// few, or a descriptor misspelt.
+const scheduleExamples = `e.g. "@every 30s" or "*/30 * * * * *"`
+
 // ParseSchedule reads TOPUP_SCHEDULE as the watchdog runs it; the
 // backtest reads the variable with it too. A spec the cron library panics
 // on is an error like any other.
@@ -29,7 +34,7 @@ func ParseSchedule(spec string) (sched cron.Schedule, err error) {
 		_, after, ok := strings.Cut(spec, " ")
 		if !ok {
 			// The cron library panics on a time zone without a space after it.
-			return nil, fmt.Errorf("time zone without a schedule after it: %q", spec)
+			return nil, fmt.Errorf("%q has a time zone and no schedule after it: e.g. \"CRON_TZ=Europe/Berlin 0 9 * * *\"", spec)
 		}
 		body = strings.TrimSpace(after)
 	}
@@ -38,14 +43,21 @@ func ParseSchedule(spec string) (sched cron.Schedule, err error) {
 			return nil, fmt.Errorf("@every below %s: %q", minEvery, spec)
 		}
 	}
+	if n := len(strings.Fields(body)); !strings.HasPrefix(body, "@") && n != 5 && n != 6 {
+		return nil, fmt.Errorf("%q is not a cron spec (expected 5 fields, or 6 with seconds; found %d): %s", spec, n, scheduleExamples)
+	}
 	defer func() {
 		if recover() != nil {
-			sched, err = nil, fmt.Errorf("not a cron spec or descriptor: %q", spec)
+			sched, err = nil, fmt.Errorf("%q is not a cron spec: %s", spec, scheduleExamples)
 		}
 	}()
 	sched, err = ScheduleParser().Parse(spec)
 	if err != nil {
-		return nil, fmt.Errorf("not a cron spec or descriptor: %q (%v)", spec, err)
+		kind := "cron spec"
+		if strings.HasPrefix(body, "@") {
+			kind = "descriptor"
+		}
+		return nil, fmt.Errorf("%q is not a %s (%v): %s", spec, kind, err, scheduleExamples)
 	}
 	if neverFires(sched) {
 		return nil, fmt.Errorf("never fires: %q", spec)

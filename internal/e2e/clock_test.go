@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,7 +16,7 @@ import (
 const (
 	clockWindow      = 30 * time.Second
 	clockCreditDelay = 15 * time.Second
-	clockInterval    = time.Second // the rig's TOPUP_SCHEDULE
+	clockInterval    = time.Second // the world's TOPUP_SCHEDULE
 	// clockTick bounds the gap between two checks: an interval, and the
 	// jitter of a loaded machine.
 	clockTick = clockInterval + 600*time.Millisecond
@@ -48,7 +49,7 @@ func TestClockSteps(t *testing.T) {
 
 func testClockSteps(t *testing.T, during bool) {
 	clockFile := filepath.Join(t.TempDir(), "clock")
-	r := newRig(t, rigOptions{
+	r := newWorld(t, worldOptions{
 		account: sim.Config{Balance: eur("5"), AutoReload: true, TopUpAmount: eur("50"), CreditDelay: clockCreditDelay},
 		env:     map[string]string{"TOPUP_WINDOW": clockWindow.String(), "TOPUP_TEST_CLOCK_FILE": clockFile},
 	})
@@ -169,5 +170,5 @@ func testClockSteps(t *testing.T, during bool) {
 		t.Errorf("the intent %s is dated %s, %s from now: the steps were not undone in the ledger", id, stamp(rec.At), off)
 	}
 	t.Logf("decisions %v; skipped-check warnings %d", decisions(r.book.logs(p.n, "decision")),
-		len(r.book.logs(p.n, "check skipped: the previous check is still running")))
+		len(r.book.find(func(l line) bool { return l.proc == p.n && strings.HasPrefix(l.msg(), "check skipped") })))
 }

@@ -16,12 +16,12 @@ import (
 // A top-up's window counts from the end of its last attempt, and while that
 // end is unknown (its process died with the intent pending) from the latest
 // it can be: crashFlight after the intent, a quarter of the window (no
-// attempt starts later) plus one TOPUP_REQUEST_TIMEOUT (the rig's 1s: an
+// attempt starts later) plus one TOPUP_REQUEST_TIMEOUT (the world's 1s: an
 // attempt lasts no longer). TOPUP_WINDOW must be at least four timeouts:
 // 5s holds 1s.
 const (
 	crashWindow      = 5 * time.Second
-	crashTimeout     = time.Second // the rig's TOPUP_REQUEST_TIMEOUT
+	crashTimeout     = time.Second // the world's TOPUP_REQUEST_TIMEOUT
 	crashFlight      = crashWindow/4 + crashTimeout
 	crashCreditDelay = 3 * time.Second
 )
@@ -29,7 +29,7 @@ const (
 // The after_send_held run's configuration, for both of its processes. Its
 // first process must still be waiting for the held answer when the test
 // kills it, so its request timeout must outlast the test's reaction by far
-// (a second, the rig's, would race with the kill on a loaded machine); and
+// (a second, the world's, would race with the kill on a loaded machine); and
 // TOPUP_WINDOW must be at least four timeouts. The restart under test runs
 // the same configuration: its window (4m) only has to outlast the credit
 // (3s), as the others' (5s) does.
@@ -68,7 +68,7 @@ func TestCrashPoints(t *testing.T) {
 // crash is one crash point's run: the first process died at the point.
 type crash struct {
 	t      *testing.T
-	r      *rig
+	r      *world
 	point  string
 	diedAt time.Time
 	after  ledger.State // the ledger the crash left
@@ -81,7 +81,7 @@ func startCrash(t *testing.T, point string) *crash {
 	if held {
 		env = map[string]string{"TOPUP_WINDOW": heldWindow.String(), "TOPUP_REQUEST_TIMEOUT": heldTimeout.String()}
 	}
-	r := newRig(t, rigOptions{
+	r := newWorld(t, worldOptions{
 		account: sim.Config{
 			Balance: eur("5"), AutoReload: true, TopUpAmount: eur("50"), CreditDelay: crashCreditDelay,
 		},
@@ -266,7 +266,7 @@ func (c *crash) confirmedThenQuiet(id string) {
 func (c *crash) finish() {
 	c.r.waitScrape(c.p)
 	c.p.stop(c.t)
-	if c.r.sweep.notifications() == 0 {
+	if c.r.sweep.Seen("notification") == 0 {
 		c.t.Errorf("no notification reached the receiver: the sweep of notifications saw nothing")
 	}
 	c.t.Logf("crash at %s: died %s after start, %d top-up request(s), decisions of the restart %v",

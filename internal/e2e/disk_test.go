@@ -50,7 +50,7 @@ func testReadOnly(t *testing.T) {
 	t.Parallel()
 	dir := mountTmpfs(t, "64k")
 	remount(t, dir, syscall.MS_RDONLY)
-	r := newRig(t, rigOptions{account: lowAccount(), stateDir: dir})
+	r := newWorld(t, worldOptions{account: lowAccount(), stateDir: dir})
 	r.exitsEveryTime(3, "read-only file system")
 
 	remount(t, dir, 0)
@@ -65,7 +65,7 @@ func testFullAtStart(t *testing.T) {
 	t.Parallel()
 	dir := mountTmpfs(t, "16k")
 	fill(t, dir)
-	r := newRig(t, rigOptions{account: lowAccount(), stateDir: dir})
+	r := newWorld(t, worldOptions{account: lowAccount(), stateDir: dir})
 	r.exitsEveryTime(3, "no space left on device")
 	r.noRequests()
 }
@@ -78,7 +78,7 @@ func testFullWhenWanted(t *testing.T) {
 	dir := mountTmpfs(t, "16k")
 	acct := lowAccount()
 	acct.Balance = eur("30")
-	r := newRig(t, rigOptions{account: acct, stateDir: dir})
+	r := newWorld(t, worldOptions{account: acct, stateDir: dir})
 	p := r.start(nil)
 	r.book.waitLines(t, waitLimit, p.n, "decision", 1)
 	r.waitScrape(p)
@@ -121,7 +121,7 @@ func testFullWhenWanted(t *testing.T) {
 func testFullAfterRequest(t *testing.T) {
 	t.Parallel()
 	dir := mountTmpfs(t, "16k")
-	r := newRig(t, rigOptions{account: lowAccount(), stateDir: dir,
+	r := newWorld(t, worldOptions{account: lowAccount(), stateDir: dir,
 		env: map[string]string{"TOPUP_WINDOW": "1m", "TOPUP_REQUEST_TIMEOUT": "2s"}})
 	if err := r.acct.Script(sim.EndpointTopUp, sim.FaultAppliedNoAnswer); err != nil {
 		t.Fatal(err)
@@ -166,7 +166,7 @@ func testFullAfterRequest(t *testing.T) {
 // the binary is restarted, and it is left as it was for a person to look at.
 func testCorrupt(t *testing.T, kind, want string) {
 	t.Parallel()
-	r := newRig(t, rigOptions{account: lowAccount()})
+	r := newWorld(t, worldOptions{account: lowAccount()})
 	valid, err := json.MarshalIndent(pendingLedger(time.Now()), "", "  ")
 	if err != nil {
 		t.Fatal(err)
@@ -189,7 +189,7 @@ func testCorrupt(t *testing.T, kind, want string) {
 // exitsEveryTime starts the binary n times, as a supervisor's restart loop
 // would, and checks that each run exits 1 at once with one error line that
 // names the state file and holds every one of wants.
-func (r *rig) exitsEveryTime(n int, wants ...string) {
+func (r *world) exitsEveryTime(n int, wants ...string) {
 	r.t.Helper()
 	for i := range n {
 		p := r.start(nil)
@@ -220,7 +220,7 @@ func (r *rig) exitsEveryTime(n int, wants ...string) {
 }
 
 // noRequests checks that the account saw no top-up request.
-func (r *rig) noRequests() {
+func (r *world) noRequests() {
 	r.t.Helper()
 	if s := r.acct.Stats(); s.TopUpRequests != 0 {
 		r.t.Errorf("%d top-up requests, want none: %+v", s.TopUpRequests, s)

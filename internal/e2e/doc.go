@@ -1,6 +1,7 @@
 // Package e2e proves the watchdog's money-safety end to end: it builds the
-// real topup-watchdog binary, runs it as a child process against a simulated
-// Vonage account served in the test process (internal/sim), and checks the
+// real topup-watchdog binary (internal/bintest), runs it as a child process
+// (a proc) in a world (a simulated Vonage account served in the test
+// process, internal/sim, and a notification receiver), and checks the
 // account's own record of every request.
 //
 // The tests kill the binary with SIGKILL at each step of a top-up and restart
@@ -8,10 +9,11 @@
 // and its request (pauses), step its wall clock while a top-up is pending
 // (clock steps), run it through random faults, restarts, pauses, clock steps
 // and a hostile HTTP/2 front over TLS (internal/h2test) and then check the
-// contract's invariants (fault storm), give it a read-only, full or corrupt
-// state folder (disk faults), and scan every byte it writes, in all of them,
-// for the API secret and the trx reference (secret sweep). The binary's
-// testing hooks are TOPUP_TEST_CRASH_AT, TOPUP_TEST_PAUSE_AT and
+// contract's invariants (fault storm, internal/simcheck), give it a
+// read-only, full or corrupt state folder (disk faults), and scan every byte
+// it writes, in all of them, for every form of the API secret, the trx
+// reference and the other secrets (secret sweep, internal/secrettest). The
+// binary's testing hooks are TOPUP_TEST_CRASH_AT, TOPUP_TEST_PAUSE_AT and
 // TOPUP_TEST_CLOCK_FILE (cmd/topup-watchdog/crash.go and testhooks.go).
 //
 // The package holds tests only: go test -race ./internal/e2e/ takes about 75

@@ -7,6 +7,7 @@ import (
 
 	"github.com/topup-watchdog/topup-watchdog/internal/redistest"
 	"github.com/topup-watchdog/topup-watchdog/internal/sim"
+	"github.com/topup-watchdog/topup-watchdog/internal/simcheck"
 )
 
 // Redis's own clock steps (its host's NTP, a VM restore): the fleet's clock
@@ -48,7 +49,7 @@ func TestFleetRedisClockStepForwardKeepsTheWindow(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	step(time.Hour)
 	f.quiet(8*time.Second, "after Redis's clock stepped forward an hour, while the first top-up was uncredited in its window")
-	checkNoDoubleTopUp(t, f.acct.TopUps(), window)
+	simcheck.Report(t, simcheck.Requests(f.acct.TopUps(), window).NoDouble())
 	if n := len(f.book.logs(0, "redis clock stepped: the ledger's times moved by the step")); n != 1 {
 		t.Errorf("%d replicas logged that they moved the ledger's times by the step, want 1", n)
 	}
@@ -75,7 +76,7 @@ func TestFleetRedisClockStepBackKeepsTheWindowItsLength(t *testing.T) {
 	if d := tops[1].ReceivedAt.Sub(first.ReceivedAt); d < window || d > window+3*time.Second {
 		t.Errorf("the second top-up came %v after the first, want it once the window of %v ended (a check and a flight later at most)", d, window)
 	}
-	checkNoDoubleTopUp(t, tops, window)
+	simcheck.Report(t, simcheck.Requests(tops, window).NoDouble())
 	if n := len(f.book.logs(0, "redis clock stepped: the ledger's times moved by the step")); n != 1 {
 		t.Errorf("%d replicas logged that they moved the ledger's times by the step, want 1", n)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/topup-watchdog/topup-watchdog/internal/sim"
+	"github.com/topup-watchdog/topup-watchdog/internal/simcheck"
 )
 
 // The outage test's timing: a window of 12s, a credit that lags far longer
@@ -68,7 +69,7 @@ func TestFleetRedisOutage(t *testing.T) {
 			if len(tops) != 2 {
 				t.Errorf("the account saw %d top-up requests, want 2: one per window", len(tops))
 			}
-			checkNoDoubleTopUp(t, tops, outageWindow)
+			simcheck.Report(t, simcheck.Requests(tops, outageWindow).NoDouble())
 		})
 	}
 }

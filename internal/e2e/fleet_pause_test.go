@@ -10,6 +10,7 @@ import (
 
 	"github.com/topup-watchdog/topup-watchdog/internal/ledger"
 	"github.com/topup-watchdog/topup-watchdog/internal/sim"
+	"github.com/topup-watchdog/topup-watchdog/internal/simcheck"
 )
 
 // fleetPauseWindow is the pause test's window: a quarter of it (2s), the
@@ -190,8 +191,8 @@ func TestFleetPodClockAhead(t *testing.T) {
 	if len(tops) != 2 {
 		t.Errorf("the account saw %d top-up requests for two needs, want 2", len(tops))
 	}
-	checkNoDoubleTopUp(t, tops, clockAheadWindow)
-	checkIntentsFirst(t, st, tops)
+	simcheck.Report(t, simcheck.Requests(tops, clockAheadWindow).NoDouble())
+	checkIntentsFirst(t, st, tops, f.arrivals)
 	if limit := int(to.Sub(from).Seconds()) + 2; reads > limit {
 		t.Errorf("%d balance reads in %s with two replicas, one an hour ahead: want at most %d, the ticks shared",
 			reads, to.Sub(from).Round(time.Millisecond), limit)

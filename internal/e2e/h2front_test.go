@@ -20,7 +20,7 @@ import (
 )
 
 // h2Front is a hostile HTTP/2 intermediary over TLS (internal/h2test) in
-// front of the rig's simulated account, as a CDN or load balancer in front
+// front of the world's simulated account, as a CDN or load balancer in front
 // of Vonage would be. Every request it receives whole it either
 //
 //   - resets (RST_STREAM with PROTOCOL_ERROR, REFUSED_STREAM or
@@ -77,9 +77,9 @@ type frontFate struct {
 // resetCodes are the codes the front resets streams with.
 var resetCodes = []h2test.ErrCode{h2test.ProtocolError, h2test.RefusedStream, h2test.InternalError}
 
-// startFront starts the front before the rig's account, answering through
-// backend (the account behind the rig's recording of balance reads).
-func startFront(t *testing.T, r *rig, seed uint64) *h2Front {
+// startFront starts the front before the world's account, answering through
+// backend (the account behind the world's recording of balance reads).
+func startFront(t *testing.T, r *world, seed uint64) *h2Front {
 	t.Helper()
 	f := &h2Front{acct: r.acct.Handler(), rng: rand.New(rand.NewPCG(seed^0xf407, seed)), fates: map[int]frontFate{}}
 	srv, err := h2test.Start(h2test.Config{Backend: noAbort(r.recordReads(r.acct.Handler())), Decide: f.decide})
@@ -185,7 +185,7 @@ const forwardLimit = stormTimeout + 250*time.Millisecond
 
 // forward passes req to the account and returns its status, dropping the
 // answer: the account does its work (applies a top-up, reads a balance)
-// and the client never learns of it. The rig's record of balance reads is
+// and the client never learns of it. The world's record of balance reads is
 // not told: the watchdog saw no balance.
 func (f *h2Front) forward(req h2test.Request) (status int) {
 	u, err := url.ParseRequestURI(req.Path)

@@ -4,11 +4,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/topup-watchdog/topup-watchdog/internal/bintest"
 )
 
 // The test account's credentials. The secret holds the characters a URL
@@ -26,8 +26,9 @@ const (
 // delay add those to it.
 const waitLimit = 20 * time.Second
 
-// binPath is the binary TestMain builds, without -race: the child is the
-// program as shipped; the race detector watches the test process.
+// binPath is the binary TestMain builds (internal/bintest: without -race,
+// the child is the program as shipped; the race detector watches the test
+// process), before any test, so that a build failure fails once.
 var binPath string
 
 // e2eParallel is how many of the package's tests run at once unless
@@ -52,17 +53,11 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "topup-watchdog-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: create build folder:", err)
-		return 1
-	}
-	defer func() { _ = os.RemoveAll(dir) }()
-	binPath = filepath.Join(dir, "topup-watchdog")
+	defer bintest.Remove()
 	start := time.Now()
-	out, err := exec.Command("go", "build", "-o", binPath, "../../cmd/topup-watchdog").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: build the binary: %v\n%s", err, out)
+	var err error
+	if binPath, err = bintest.Build(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
 	if testing.Verbose() {

@@ -10,7 +10,7 @@ import (
 	"github.com/topup-watchdog/topup-watchdog/internal/sim"
 )
 
-// The pause test's timing: the rig's request timeout (1s) and a window of
+// The pause test's timing: the world's request timeout (1s) and a window of
 // five, so that a quarter of the window (the latest an attempt may start
 // after its intent) is 1.25s.
 const (
@@ -48,7 +48,7 @@ func TestPauseBetweenClaimAndRequest(t *testing.T) {
 }
 
 func testPause(t *testing.T, pause time.Duration) {
-	r := newRig(t, rigOptions{
+	r := newWorld(t, worldOptions{
 		account: sim.Config{Balance: eur("5"), AutoReload: true, TopUpAmount: eur("50"), CreditDelay: 500 * time.Millisecond},
 		env:     map[string]string{"TOPUP_WINDOW": pauseWindow.String()},
 	})

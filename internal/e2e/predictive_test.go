@@ -19,7 +19,7 @@ import (
 // decision knows the burn rate from the readings the ledger kept.
 func TestPredictiveTopsUpBeforeTheThreshold(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, rigOptions{
+	r := newWorld(t, worldOptions{
 		account: sim.Config{
 			Balance: eur("25"), AutoReload: true, TopUpAmount: eur("50"), CreditDelay: 2 * time.Second,
 			DrainPerSecond: eur("0.5"),

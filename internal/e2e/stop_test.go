@@ -19,7 +19,7 @@ import (
 // later start tops up; the log names which start did.
 func TestStopDuringStartup(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, rigOptions{
+	r := newWorld(t, worldOptions{
 		account: sim.Config{
 			Balance: eur("5"), AutoReload: true, TopUpAmount: eur("50"), CreditDelay: 500 * time.Millisecond,
 		},

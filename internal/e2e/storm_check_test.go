@@ -11,6 +11,7 @@ import (
 
 	"github.com/topup-watchdog/topup-watchdog/internal/ledger"
 	"github.com/topup-watchdog/topup-watchdog/internal/sim"
+	"github.com/topup-watchdog/topup-watchdog/internal/simcheck"
 )
 
 // needTolerance is the longest a need may wait for a top-up request to
@@ -34,7 +35,7 @@ const needTolerance = stormFlight + stormWindow + stormInterval + (5*stormTimeou
 // checkStorm checks the storm of one binary: its clock steps (checkClock)
 // and the invariants (checkInvariants, with refill as invariant 3) against
 // the ledger in its state file, whose times carry the steps it applied.
-func checkStorm(t *testing.T, r *rig, run *stormRun, refill refillCheck) {
+func checkStorm(t *testing.T, r *world, run *stormRun, refill refillCheck) {
 	t.Helper()
 	st := r.ledger()
 	checkClock(t, r, run)
@@ -57,18 +58,22 @@ type stormRecord struct {
 type refillCheck func(t *testing.T, reads []read, decs []line, tops []sim.TopUp, owner []int, intents []ledger.Record)
 
 // checkInvariants checks the account's record of a storm and the ledger's
-// records against the contract's invariants:
+// records against the contract's invariants, the first, second and fourth
+// with internal/simcheck, as the month in simulated time does:
 //
 //  1. every top-up request that reached the account had its intent durable in
-//     the ledger before it (rule 4), and an intent sent again only after 429s
-//     (rule 5: nothing that may have reached Vonage is re-sent), at the
-//     account and at the HTTP/2 front (no request after one the front reset
-//     or disowned); an intent recorded not_sent never reached the account
-//     but as a 429, nor the front but as a request it answered;
+//     the ledger before it (simcheck.IntentFirst), and an intent sent again
+//     only after 429s (simcheck.Resent: nothing that may have reached Vonage
+//     is re-sent), at the account and at the HTTP/2 front (no request after
+//     one the front reset or disowned: checkFront); an intent recorded
+//     not_sent never reached the account but as a 429, nor the front but as
+//     a request it answered; an intent recorded succeeded or rejected got
+//     the answer the README's table of top-up outcomes gives that outcome
+//     (simcheck.Outcome; unknown goes with any answer, as one may be lost);
 //  2. no top-up reached the account while an earlier applied one was still
 //     uncredited and inside its window, from the end of its last attempt
 //     (or its intent plus stormFlight if that end was never written) (rules
-//     3 and 6);
+//     3 and 6; simcheck.Window);
 //  3. every top-up was decided on a balance the account answered below the
 //     threshold, or below the target while a refill was under way by the
 //     account's own answers (rule 2), and never at or above the target;
@@ -77,10 +82,14 @@ type refillCheck func(t *testing.T, reads []read, decs []line, tops []sim.TopUp,
 //     answers bear out (refill: checkRefill for one binary under the
 //     threshold policy, checkPredictiveRefill under the predictive one,
 //     checkFleetRefill for a fleet);
-//  4. at most TOPUP_MAX_PER_DAY requests that may have reached the account;
+//  4. at most TOPUP_MAX_PER_DAY requests that may have reached the account,
+//     and top-ups that may have reached Vonage in the ledger
+//     (simcheck.DailyCap);
 //  5. no need (the balance below the threshold, computed exactly from the
 //     account's model) waited longer than needTolerance for a request,
-//     until the daily cap was reached.
+//     until the daily cap was reached (checkNeeds: the month bounds its
+//     waits check by check instead, monthNeedsWait, as its checks are
+//     exact instants and this storm's are not).
 //
 // The ledger's times are the watchdog's, whose wall clock the storm steps
 // (one binary) or Redis's (a fleet); the account's and the front's are
@@ -88,7 +97,7 @@ type refillCheck func(t *testing.T, reads []read, decs []line, tops []sim.TopUp,
 // the offset its times carry (stormRun.ledgerOffset; checkClock checks that
 // one binary logged and applied every step, so that they all carry it; a
 // fleet's carry none, which checkFleetClock checks).
-func checkInvariants(t *testing.T, r *rig, run *stormRun, records []ledger.Record, refill refillCheck) *stormRecord {
+func checkInvariants(t *testing.T, r *world, run *stormRun, records []ledger.Record, refill refillCheck) *stormRecord {
 	t.Helper()
 	rec := &stormRecord{tops: r.acct.TopUps()}
 	tops := rec.tops
@@ -98,21 +107,24 @@ func checkInvariants(t *testing.T, r *rig, run *stormRun, records []ledger.Recor
 	rec.model = newModel(r.acct, run.balance, run.bursts, tops)
 	rec.model.check(t, r.acct, tops)
 
-	owner := ownersOf(t, tops, intents)
-	rec.owner = owner
-	checkNoResend(t, tops, owner, intents)
-	checkNotSent(t, tops, owner, intents)
+	sc, vs := simcheck.New(tops, simcheck.FromLedger(intents, stormWindow, stormFlight))
+	rec.owner = sc.Owner
+	vs = append(vs, sc.NoResend()...)
+	vs = append(vs, sc.Outcomes(false)...)
+	vs = append(vs, sc.NoDouble()...)
+	_, _, capped := sc.Cap(stormCap)
+	capAt, led := sc.LedgerCap(stormCap)
+	simcheck.Report(t, append(append(vs, capped...), led...))
 	checkFront(t, run.front.topUps(), intents)
-	checkNoDouble(t, tops, owner, intents)
-	refill(t, r.balanceReads(), r.book.logs(0, "decision"), tops, owner, intents)
-	rec.capAt = checkCap(t, tops, intents)
+	refill(t, r.balanceReads(), r.book.logs(0, "decision"), tops, rec.owner, intents)
+	rec.capAt = capAt
 	rec.gap = checkNeeds(t, rec.model, tops, intents, run, rec.capAt)
 	return rec
 }
 
 // report logs the storm's figures, and its timeline if the test failed
 // (or E2E_STORM_VERBOSE is set).
-func (rec *stormRecord) report(t *testing.T, r *rig, run *stormRun) {
+func (rec *stormRecord) report(t *testing.T, r *world, run *stormRun) {
 	t.Helper()
 	report(t, r, run, rec.tops, rec.intents, rec.capAt, rec.gap)
 	if t.Failed() || os.Getenv("E2E_STORM_VERBOSE") != "" {
@@ -125,54 +137,6 @@ func (rec *stormRecord) report(t *testing.T, r *rig, run *stormRun) {
 		}
 		if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
 			t.Errorf("E2E_STORM_LOG: %v", err)
-		}
-	}
-}
-
-// ownersOf maps each top-up request to the index of its intent: the last
-// intent written at or before the account received it. Checks are
-// serialised and one process runs at a time, so the requests of one intent
-// all come before the next intent.
-func ownersOf(t *testing.T, tops []sim.TopUp, intents []ledger.Record) []int {
-	t.Helper()
-	owner := make([]int, len(tops))
-	for i, tu := range tops {
-		k := sort.Search(len(intents), func(k int) bool { return intents[k].At.After(tu.ReceivedAt) }) - 1
-		owner[i] = k
-		if k < 0 {
-			t.Errorf("invariant 1: top-up #%d reached the account at %s with no intent in the ledger before it",
-				tu.Seq, stamp(tu.ReceivedAt))
-		}
-	}
-	return owner
-}
-
-// checkNoResend: within one intent only 429s come before another attempt.
-func checkNoResend(t *testing.T, tops []sim.TopUp, owner []int, intents []ledger.Record) {
-	t.Helper()
-	for i, tu := range tops {
-		if tu.Status == 429 || owner[i] < 0 {
-			continue
-		}
-		for j := i + 1; j < len(tops) && owner[j] == owner[i]; j++ {
-			t.Errorf("invariant 1: intent %s sent again (#%d at %s) after #%d (%s, status %d) may have reached the account",
-				intents[owner[i]].ID, tops[j].Seq, stamp(tops[j].ReceivedAt), tu.Seq, tu.Result, tu.Status)
-		}
-	}
-}
-
-// checkNotSent: an intent recorded not_sent (provably never reached Vonage)
-// owns no request that reached the account, but 429s (which the contract
-// counts as not sent: nothing was applied).
-func checkNotSent(t *testing.T, tops []sim.TopUp, owner []int, intents []ledger.Record) {
-	t.Helper()
-	for i, tu := range tops {
-		if owner[i] < 0 || intents[owner[i]].Outcome != ledger.NotSent {
-			continue
-		}
-		if tu.Status != 429 || tu.Applied {
-			t.Errorf("invariant 1: intent %s was recorded not_sent, but its top-up #%d reached the account at %s (%s, status %d, fault %q)",
-				intents[owner[i]].ID, tu.Seq, stamp(tu.ReceivedAt), tu.Result, tu.Status, tu.Fault)
 		}
 	}
 }
@@ -207,63 +171,6 @@ func checkFront(t *testing.T, front []frontRequest, intents []ledger.Record) {
 				in.ID, front[j].Seq, stamp(front[j].Time), fr.how, fr.Seq, fr.forwarded)
 		}
 	}
-}
-
-// windowEndOf is when the window of a top-up that may have reached Vonage
-// ends: a window after the end of its last attempt, or, if that was never
-// written (its process died first), after the latest that end could be.
-func windowEndOf(in ledger.Record) time.Time {
-	if !in.FinishedAt.IsZero() {
-		return in.FinishedAt.Add(stormWindow)
-	}
-	return in.At.Add(stormFlight + stormWindow)
-}
-
-// checkNoDouble: no request while an applied top-up of another intent was
-// uncredited and inside its window.
-func checkNoDouble(t *testing.T, tops []sim.TopUp, owner []int, intents []ledger.Record) {
-	t.Helper()
-	for i, ti := range tops {
-		if !ti.Applied || owner[i] < 0 {
-			continue
-		}
-		windowEnd := windowEndOf(intents[owner[i]])
-		for j := i + 1; j < len(tops); j++ {
-			tj := tops[j]
-			if owner[j] != owner[i] && tj.ReceivedAt.Before(ti.CreditAt) && tj.ReceivedAt.Before(windowEnd) {
-				t.Errorf("invariant 2: top-up #%d reached the account at %s while #%d was applied, uncredited until %s and inside its window until %s",
-					tj.Seq, stamp(tj.ReceivedAt), ti.Seq, stamp(ti.CreditAt), stamp(windowEnd))
-			}
-		}
-	}
-}
-
-// checkCap checks the daily cap at the account and in the ledger, and
-// returns when the watchdog's own count reached it (zero if it did not).
-func checkCap(t *testing.T, tops []sim.TopUp, intents []ledger.Record) time.Time {
-	t.Helper()
-	reached := 0
-	for _, tu := range tops {
-		if tu.Status != 429 {
-			reached++
-		}
-	}
-	if reached > stormCap {
-		t.Errorf("invariant 4: %d top-up requests may have reached the account, over the daily cap of %d", reached, stormCap)
-	}
-	var counted []ledger.Record
-	for _, in := range intents {
-		if in.MayHaveReached() {
-			counted = append(counted, in)
-		}
-	}
-	if len(counted) > stormCap {
-		t.Errorf("invariant 4: the ledger holds %d top-ups that may have reached Vonage, over the daily cap of %d", len(counted), stormCap)
-	}
-	if len(counted) >= stormCap {
-		return counted[stormCap-1].At
-	}
-	return time.Time{}
 }
 
 // checkNeeds checks that no need waited longer than needTolerance for a
@@ -328,7 +235,7 @@ func realTimes(records []ledger.Record, offset time.Duration) []ledger.Record {
 // no step the storm did not make (a pause, which stops no clock, is no
 // step); and that it redated no record (a record ahead of its clock: none
 // can be, when every step was applied).
-func checkClock(t *testing.T, r *rig, run *stormRun) {
+func checkClock(t *testing.T, r *world, run *stormRun) {
 	t.Helper()
 	for _, s := range run.steps {
 		if d := (s.logged - s.step).Abs(); d > 5*time.Millisecond {

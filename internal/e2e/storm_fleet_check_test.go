@@ -37,11 +37,11 @@ func checkFleetStorm(t *testing.T, f *fleet, run *stormRun) {
 		t.Helper()
 		fr.stalest = checkFleetRefill(t, reads, f.book.all(), tops, owner, intents)
 	}
-	rec := checkInvariants(t, f.rig, run, st.TopUps, refill)
+	rec := checkInvariants(t, f.world, run, st.TopUps, refill)
 	checkFleetClock(t, f, run, rec)
 	checkFleetRedis(t, f, run)
 	sweepAOF(f)
-	rec.report(t, f.rig, run)
+	rec.report(t, f.world, run)
 	reportFleet(t, f, run, rec)
 }
 
@@ -223,7 +223,7 @@ func sweepAOF(f *fleet) {
 	}
 	for _, e := range entries {
 		if data, err := os.ReadFile(filepath.Join(dir, e.Name())); err == nil {
-			f.sweep.add("redis AOF "+e.Name(), data)
+			f.sweep.Add("redis AOF "+e.Name(), data)
 		}
 	}
 }

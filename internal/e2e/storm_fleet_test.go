@@ -84,9 +84,9 @@ func TestFaultStormFleet(t *testing.T) {
 
 	acct, env := stormAccount(rng, seed, duration)
 	run := &stormRun{seed: seed, balance: acct.Balance, bursts: acct.Bursts, fleet: &fleetRun{slotOf: map[int]int{}}}
-	// The rig's secret sweep looks for the Redis password too (secretForms).
+	// The world's secret sweep looks for the Redis password too (secrets).
 	f := newFleet(t, fleetOptions{account: acct, env: env, redisArgs: fleetRedisArgs})
-	armStorm(t, f.rig, run, rng)
+	armStorm(t, f.world, run, rng)
 
 	s := newFleetStormer(t, f, rng, run)
 	run.start = time.Now()
@@ -326,7 +326,7 @@ func (s *fleetStormer) do(e stormDue) {
 	}
 	switch e.kind {
 	case duePhase:
-		switchWeather(s.t, s.f.rig, s.run, rng)
+		switchWeather(s.t, s.f.world, s.run, rng)
 		s.schedule(nextWeather(rng), duePhase, nil)
 	case dueKill:
 		if v := s.pick(); v != nil {

@@ -12,7 +12,7 @@ import (
 )
 
 // report logs what the storm did: the figures of the issue.
-func report(t *testing.T, r *rig, run *stormRun, tops []sim.TopUp, intents []ledger.Record, capAt time.Time, gap time.Duration) {
+func report(t *testing.T, r *world, run *stormRun, tops []sim.TopUp, intents []ledger.Record, capAt time.Time, gap time.Duration) {
 	t.Helper()
 	stats := r.acct.Stats()
 	byResult := map[string]int{}

@@ -106,7 +106,7 @@ func stormLength() time.Duration {
 
 // stormAccount is the account of a storm of the given duration, with its
 // bursts drawn from rng, and the binary's settings for it (beside the
-// rig's).
+// world's).
 func stormAccount(rng *rand.Rand, seed uint64, duration time.Duration) (sim.Config, map[string]string) {
 	acct := sim.Config{
 		Balance: stormStart, AutoReload: true, TopUpAmount: stormTopUp, CreditDelay: stormCreditDelay,
@@ -123,10 +123,10 @@ func stormAccount(rng *rand.Rand, seed uint64, duration time.Duration) (sim.Conf
 	return acct, env
 }
 
-// armStorm scripts the top-up faults of the rig's account and starts the
-// HTTP/2 front in the first weather: what a storm needs once its rig is
+// armStorm scripts the top-up faults of the world's account and starts the
+// HTTP/2 front in the first weather: what a storm needs once its world is
 // built on stormAccount's account.
-func armStorm(t *testing.T, r *rig, run *stormRun, rng *rand.Rand) {
+func armStorm(t *testing.T, r *world, run *stormRun, rng *rand.Rand) {
 	t.Helper()
 	if err := r.acct.Script(sim.EndpointTopUp, stormTopUpScript(rng)...); err != nil {
 		t.Fatal(err)
@@ -138,7 +138,7 @@ func armStorm(t *testing.T, r *rig, run *stormRun, rng *rand.Rand) {
 }
 
 // switchWeather draws the next weather for the account and the front.
-func switchWeather(t *testing.T, r *rig, run *stormRun, rng *rand.Rand) {
+func switchWeather(t *testing.T, r *world, run *stormRun, rng *rand.Rand) {
 	t.Helper()
 	f := faultProfiles[rng.IntN(len(faultProfiles))]
 	if err := r.acct.SetFaults(f.faults); err != nil {

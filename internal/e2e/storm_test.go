@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/topup-watchdog/topup-watchdog/internal/secrettest"
 )
 
 // TestFaultStorm runs the binary against an account that drains in bursts,
@@ -49,7 +51,7 @@ func faultStorm(t *testing.T, policy stormPolicy) {
 	run := &stormRun{seed: seed, balance: acct.Balance, bursts: acct.Bursts}
 	clockFile := filepath.Join(t.TempDir(), "clock")
 	env["TOPUP_TEST_CLOCK_FILE"] = clockFile
-	r := newRig(t, rigOptions{account: acct, env: env})
+	r := newWorld(t, worldOptions{account: acct, env: env})
 	armStorm(t, r, run, rng)
 	s := &stormer{t: t, r: r, rng: rng, run: run, clockFile: clockFile}
 	run.start = time.Now()
@@ -64,12 +66,12 @@ func faultStorm(t *testing.T, policy stormPolicy) {
 
 // checkSwept fails a storm whose sweep saw no metrics or no notification:
 // the secret sweep would have checked nothing there.
-func (run *stormRun) checkSwept(t *testing.T, sw *sweep) {
+func (run *stormRun) checkSwept(t *testing.T, sw *secrettest.Sweep) {
 	t.Helper()
 	if run.scrapes == 0 {
 		t.Errorf("no /metrics scrape succeeded: the sweep of metrics saw nothing")
 	}
-	if sw.notifications() == 0 {
+	if sw.Seen("notification") == 0 {
 		t.Errorf("no notification reached the receiver: the sweep of notifications saw nothing")
 	}
 }
@@ -77,7 +79,7 @@ func (run *stormRun) checkSwept(t *testing.T, sw *sweep) {
 // stormer runs one storm: the process running now, and the storm's timers.
 type stormer struct {
 	t         *testing.T
-	r         *rig
+	r         *world
 	rng       *rand.Rand
 	run       *stormRun
 	clockFile string
@@ -263,7 +265,7 @@ func (s *stormer) killAndRestart() {
 	killedAt := killStormProc(t, s.p)
 	s.run.kills = append(s.run.kills, stormKill{at: killedAt, proc: s.p.n})
 	if data, err := os.ReadFile(r.stateFile()); err == nil {
-		r.sweep.add("ledger after kill", data)
+		r.sweep.Add("ledger after kill", data)
 	}
 	// The pause is the time a supervisor takes to restart the container: a
 	// schedule, not a wait for something.

@@ -65,6 +65,29 @@ func Open(path string) (*File, error) {
 	return open(path, nil)
 }
 
+// ReadFile returns the state in the ledger file at path, with the readings
+// of its journal, without taking its lock or writing anything, for a look
+// beside a running watchdog. A missing file is an empty state. A journal
+// that cannot be read is left out, as Open leaves it out; one that names
+// another file, as it does for a moment while the watchdog rewrites the
+// file, is read again with the new file.
+func ReadFile(path string) (State, error) {
+	for attempt := 1; ; attempt++ {
+		s, raw, created, err := read(path)
+		if err != nil || created {
+			return s, err
+		}
+		rs, stale, _ := readJournal(journalPath(path), stateSum(raw))
+		if stale && attempt < 3 {
+			continue
+		}
+		for _, r := range rs {
+			s.AddReading(r)
+		}
+		return s, nil
+	}
+}
+
 // open is Open with a fault hook for the writes, including Open's own.
 func open(path string, fault func(step) error) (*File, error) {
 	if path == "" {

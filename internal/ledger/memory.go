@@ -5,29 +5,6 @@ import (
 	"sync"
 )
 
-// ReadFile returns the state in the ledger file at path, with the readings
-// of its journal, without taking its lock or writing anything, for a look
-// beside a running watchdog. A missing file is an empty state. A journal
-// that cannot be read is left out, as Open leaves it out; one that names
-// another file, as it does for a moment while the watchdog rewrites the
-// file, is read again with the new file.
-func ReadFile(path string) (State, error) {
-	for attempt := 1; ; attempt++ {
-		s, raw, created, err := read(path)
-		if err != nil || created {
-			return s, err
-		}
-		rs, stale, _ := readJournal(journalPath(path), stateSum(raw))
-		if stale && attempt < 3 {
-			continue
-		}
-		for _, r := range rs {
-			s.AddReading(r)
-		}
-		return s, nil
-	}
-}
-
 // Memory is a ledger that keeps its state in memory, readings and the last
 // reading included: for a one-off check that must write nothing, and for
 // tests and simulations.

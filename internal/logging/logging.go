@@ -1,6 +1,6 @@
 // Package logging builds the program's zap logger: JSON lines (or console
-// text for people) on one writer, never sampled, with every secret redacted
-// from each entry's values before it is encoded.
+// text for people: console.go) on one writer, never sampled, with every
+// secret redacted from each entry's values before it is encoded.
 package logging
 
 import (
@@ -34,13 +34,9 @@ func New(out io.Writer, level zapcore.Level, format string, redact func(string) 
 		EncodeTime:     zapcore.RFC3339NanoTimeEncoder,
 		EncodeDuration: zapcore.StringDurationEncoder,
 	}
-	var encoder zapcore.Encoder
+	encoder := zapcore.NewJSONEncoder(enc)
 	if format == FormatConsole {
-		enc.EncodeTime = zapcore.RFC3339TimeEncoder
-		enc.EncodeLevel = zapcore.CapitalLevelEncoder
-		encoder = zapcore.NewConsoleEncoder(enc)
-	} else {
-		encoder = zapcore.NewJSONEncoder(enc)
+		encoder = newConsoleEncoder(enc)
 	}
 	// zapcore.NewCore has no sampler: every line is written.
 	core := zapcore.NewCore(encoder, zapcore.Lock(zapcore.AddSync(out)), level)

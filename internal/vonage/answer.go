@@ -40,7 +40,7 @@ func statusError(a answer) *Error {
 	case a.status == http.StatusTooManyRequests:
 		return &Error{Kind: KindRateLimited, Status: a.status}
 	case a.status >= 400 && a.status <= 499:
-		return &Error{Kind: KindClient, Status: a.status}
+		return &Error{Kind: KindClient, Status: a.status, said: saidIn(a)}
 	case a.status >= 500 && a.status <= 599:
 		return &Error{Kind: KindServer, Status: a.status}
 	default:
@@ -49,32 +49,48 @@ func statusError(a answer) *Error {
 	}
 }
 
-// unauthorized classifies a 401 by its body's label: "not auto-reload
-// enabled", or else (unreadable body included) "authentication failed".
+// unauthorized classifies a 401 by its body: "not auto-reload enabled" by
+// its label; a rejected request by an error-code other than 401 (Vonage
+// answers a failed top-up with 401 and error-code 420, "topup failed");
+// else, unreadable body included, "authentication failed". An error-code
+// 200 explains no failure, so it counts as none.
 func unauthorized(a answer) *Error {
-	e := &Error{Kind: KindAuthFailed, Status: a.status}
-	if a.bodyErr != nil {
-		return e
-	}
-	doc, err := decodeDocument(a.contentType, a.body)
-	if err != nil {
-		return e
-	}
-	if isAutoReloadDisabled(doc.text("error-code-label")) {
+	e := &Error{Kind: KindAuthFailed, Status: a.status, said: saidIn(a)}
+	switch s := e.said; {
+	case s == nil:
+	case isAutoReloadDisabled(s.label):
 		e.Kind = KindAutoReloadDisabled
+	case s.code != "" && s.code != "401" && s.code != "200":
+		e.Kind = KindClient
 	}
 	return e
 }
 
-// errorCodeError classifies a body's error-code other than 200.
-func errorCodeError(status int, code, label string) *Error {
-	e := &Error{Kind: KindMalformed, Status: status,
-		Err: fmt.Errorf("answer has error-code %s: %s", quote(code), quote(label))}
-	if code == "401" {
+// saidIn is what an error answer's body says, nil when it cannot be read.
+func saidIn(a answer) *said {
+	if a.bodyErr != nil {
+		return nil
+	}
+	doc, err := decodeDocument(a.contentType, a.body)
+	if err != nil {
+		return nil
+	}
+	return saidBy(doc)
+}
+
+// errorCodeError classifies a 2xx body's error-code other than 200: 401
+// stands for what a 401 answer would; any other makes the answer malformed,
+// its code and label kept in the message.
+func errorCodeError(status int, doc document) *Error {
+	s := saidBy(doc)
+	e := &Error{Kind: KindMalformed, Status: status, said: s}
+	switch {
+	case s.code == "":
+		e.Err = unreadable("answer has an empty error-code")
+	case s.code == "401" && isAutoReloadDisabled(s.label):
+		e.Kind = KindAutoReloadDisabled
+	case s.code == "401":
 		e.Kind = KindAuthFailed
-		if isAutoReloadDisabled(label) {
-			e.Kind = KindAutoReloadDisabled
-		}
 	}
 	return e
 }

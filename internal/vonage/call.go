@@ -191,11 +191,13 @@ func (c *Client) transportError(k call, sent bool, cause error) *Error {
 }
 
 // answerError completes the *Error of an answer: an answer came back, so
-// the request was sent.
+// the request was sent. What the answer said is redacted here, where the
+// client's redactor is.
 func (c *Client) answerError(k call, a answer, e *Error) *Error {
 	e.Op = k.op
 	e.Sent = true
 	e.RetryAfter = a.retryAfter
+	c.explain(e)
 	if e.Err != nil {
 		e.Err = redactError(c.redact, e.Err, e.Err)
 	}

@@ -29,6 +29,8 @@ const (
 type value struct {
 	typ  valueType
 	text string
+	// raw is the JSON text of a typeOther value, which explain reads.
+	raw json.RawMessage
 }
 
 // document is an answer body decoded into its top-level fields. Vonage's
@@ -61,7 +63,7 @@ func decodeDocument(contentType string, body []byte) (document, error) {
 	if isXML(contentType) {
 		return decodeXML(body)
 	}
-	return decodeJSON(body)
+	return decodeJSON(contentType, body)
 }
 
 func isXML(contentType string) bool {
@@ -72,19 +74,21 @@ func isXML(contentType string) bool {
 	return mt == "application/xml" || mt == "text/xml"
 }
 
-func decodeJSON(body []byte) (document, error) {
+// decodeJSON decodes a JSON object. Its errors never carry the json
+// package's own, which name Go types (see notJSONObject).
+func decodeJSON(contentType string, body []byte) (document, error) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(body, &raw); err != nil {
-		return document{}, fmt.Errorf("decode JSON answer: %w", err)
+		return document{}, notJSONObject(contentType, body)
 	}
 	if raw == nil {
-		return document{}, errors.New("decode JSON answer: not an object")
+		return document{}, unreadable("answer is JSON null, not a JSON object")
 	}
 	doc := document{fields: make(map[string]value, len(raw))}
 	for name, r := range raw {
 		v, err := jsonValue(r)
 		if err != nil {
-			return document{}, fmt.Errorf("decode JSON answer: field %s: %w", quote(name), err)
+			return document{}, fmt.Errorf("answer field %s is not a readable JSON string", quote(name))
 		}
 		doc.fields[name] = v
 	}
@@ -107,7 +111,7 @@ func jsonValue(r json.RawMessage) (value, error) {
 	case c == '-' || '0' <= c && c <= '9':
 		return value{typ: typeNumber, text: string(r)}, nil
 	default:
-		return value{typ: typeOther}, nil
+		return value{typ: typeOther, raw: r}, nil
 	}
 }
 
@@ -121,18 +125,27 @@ type xmlDocument struct {
 	} `xml:",any"`
 }
 
+// decodeXML decodes one XML root element. Its errors never carry the xml
+// package's own (see notXML).
 func decodeXML(body []byte) (document, error) {
 	dec := xml.NewDecoder(bytes.NewReader(body))
+	// The decoder reads only UTF-8; this reader records what else the
+	// answer declared, for notXML to name it.
+	var charset string
+	dec.CharsetReader = func(label string, _ io.Reader) (io.Reader, error) {
+		charset = label
+		return nil, errors.New("unsupported charset")
+	}
 	root, err := expectXMLRoot(dec)
 	if err != nil {
-		return document{}, err
+		return document{}, notXML(err, charset)
 	}
 	var x xmlDocument
 	if err := dec.DecodeElement(&x, &root); err != nil {
-		return document{}, fmt.Errorf("decode XML answer: %w", err)
+		return document{}, notXML(err, charset)
 	}
 	if err := expectXMLEnd(dec); err != nil {
-		return document{}, err
+		return document{}, notXML(err, charset)
 	}
 	doc := document{root: root.Name.Local, fields: make(map[string]value, len(x.Fields))}
 	for _, f := range x.Fields {
@@ -151,10 +164,10 @@ func expectXMLRoot(dec *xml.Decoder) (xml.StartElement, error) {
 	for {
 		tok, err := dec.Token()
 		if errors.Is(err, io.EOF) {
-			return xml.StartElement{}, errors.New("decode XML answer: no root element")
+			return xml.StartElement{}, unreadable("answer has no XML root element")
 		}
 		if err != nil {
-			return xml.StartElement{}, fmt.Errorf("decode XML answer: %w", err)
+			return xml.StartElement{}, err
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
@@ -162,10 +175,10 @@ func expectXMLRoot(dec *xml.Decoder) (xml.StartElement, error) {
 		case xml.Comment, xml.ProcInst:
 		case xml.CharData:
 			if len(bytes.TrimSpace(t)) != 0 {
-				return xml.StartElement{}, errors.New("decode XML answer: text before the root element")
+				return xml.StartElement{}, unreadable("answer has text before its XML root element")
 			}
 		default:
-			return xml.StartElement{}, errors.New("decode XML answer: unexpected token before the root element")
+			return xml.StartElement{}, unreadable("answer has a declaration before its XML root element")
 		}
 	}
 }
@@ -179,16 +192,16 @@ func expectXMLEnd(dec *xml.Decoder) error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("decode XML answer: %w", err)
+			return err
 		}
 		switch t := tok.(type) {
 		case xml.Comment, xml.ProcInst:
 		case xml.CharData:
 			if len(bytes.TrimSpace(t)) != 0 {
-				return errors.New("decode XML answer: text after the root element")
+				return unreadable("answer has text after its XML root element")
 			}
 		default:
-			return errors.New("decode XML answer: more than one root element")
+			return unreadable("answer has more than one XML root element")
 		}
 	}
 }

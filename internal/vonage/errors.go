@@ -13,8 +13,9 @@ type Kind int
 const (
 	// KindTransport: no HTTP answer (refused, DNS, TLS, reset, timeout).
 	KindTransport Kind = iota + 1
-	// KindAuthFailed: Vonage answered "authentication failed" (401, or its
-	// body with another status).
+	// KindAuthFailed: Vonage answered "authentication failed": a 401 with no
+	// other error-code (none, unreadable, 401 or 200), or error-code 401 in
+	// a 2xx.
 	KindAuthFailed
 	// KindAutoReloadDisabled: Vonage answered "not auto-reload enabled".
 	KindAutoReloadDisabled
@@ -22,7 +23,8 @@ const (
 	KindRateLimited
 	// KindServer: a 5xx answer.
 	KindServer
-	// KindClient: another 4xx answer.
+	// KindClient: another 4xx answer, or a 401 whose error-code is
+	// neither 401 nor 200 (Vonage's "420 topup failed"): a rejected request.
 	KindClient
 	// KindMalformed: an answer that cannot be read as the endpoint's answer
 	// (garbage, HTML, over the size limit, a 2xx with an unexpected
@@ -65,8 +67,18 @@ type Error struct {
 	Sent bool
 	// RetryAfter is the server's Retry-After, when it sent one.
 	RetryAfter time.Duration
-	// Err is the redacted cause, if any.
+	// Code and Label are the answer's error-code and error-code-label,
+	// empty when it has none; like Err, redacted, printable and cut short.
+	Code, Label string
+	// Hint suggests a fix for the configuration, empty when there is none.
+	Hint string
+	// Err is the redacted cause, if any. For an error answer, it is what the
+	// answer said, when that says more than Kind.
 	Err error
+
+	// said is what the answer said, as written, until Client.explain
+	// redacts it into the fields above.
+	said *said
 }
 
 func (e *Error) Error() string {
@@ -76,6 +88,9 @@ func (e *Error) Error() string {
 	}
 	if e.Err != nil {
 		msg += ": " + e.Err.Error()
+	}
+	if e.Hint != "" {
+		msg += "; hint: " + e.Hint
 	}
 	return msg
 }

@@ -40,16 +40,23 @@ func fuzzClient(f *testing.F, next *answerTransport) *Client {
 }
 
 // fuzzStatus maps any int onto the status codes net/http can carry,
-// 100 to 999.
+// 100 to 999, keeping those as they are, so that a seed's 401 is a 401.
 func fuzzStatus(s int) int {
+	if s >= 100 && s <= 999 {
+		return s
+	}
 	if s < 0 {
 		s = -(s + 1)
 	}
 	return 100 + s%900
 }
 
-// checkAnswerError holds every error made from an answer to its contract.
-func checkAnswerError(t *testing.T, err error, status int) {
+// checkAnswerError holds every error made from an answer to its contract:
+// an *Error of an answer's kind, bounded, with no secret in any form, and
+// none of the json and xml packages' words unless the answer wrote them
+// itself (an escape could spell them, so an answer with one is not held to
+// that).
+func checkAnswerError(t *testing.T, err error, a *answerTransport) {
 	t.Helper()
 	e, ok := err.(*Error)
 	if !ok {
@@ -58,22 +65,48 @@ func checkAnswerError(t *testing.T, err error, status int) {
 	if e.Kind <= KindTransport || e.Kind > KindMalformed {
 		t.Fatalf("kind %d (%s) for an answer", e.Kind, e.Kind)
 	}
-	if !e.Sent || e.Status != status {
-		t.Fatalf("sent %t, status %d; want sent, status %d", e.Sent, e.Status, status)
+	if !e.Sent || e.Status != a.status {
+		t.Fatalf("sent %t, status %d; want sent, status %d", e.Sent, e.Status, a.status)
 	}
 	msg := e.Error()
 	if len(msg) > maxErrorText+128 {
 		t.Fatalf("error text is %d bytes long", len(msg))
 	}
-	if strings.Contains(msg, testSecret) || strings.Contains(msg, testTRX) {
-		t.Fatalf("error text %q holds a secret", msg)
+	for _, text := range []string{msg, e.Code, e.Label, e.Hint} {
+		if l := secretLeaks(text); len(l) > 0 {
+			t.Fatalf("error text %q: %s", text, l)
+		}
 	}
+	wrote := string(a.body) + a.contentType
+	if strings.ContainsAny(wrote, `\&`) {
+		return
+	}
+	for _, w := range goInternals() {
+		if strings.Contains(msg, w) && !strings.Contains(wrote, w) {
+			t.Fatalf("error text %q holds %q", msg, w)
+		}
+	}
+}
+
+// fuzzSeeds are answers both fuzz targets start from: the error answers
+// whose explanation the client prints, and bodies it cannot read.
+func fuzzSeeds(f *testing.F) {
+	f.Add(401, ctJSON, []byte(`{"error-code":"420","error-code-label":"topup failed"}`))
+	f.Add(422, "application/problem+json", []byte(`{"title":"Invalid request","detail":"`+testSecret+
+		`","validation":[{"location":["query"],"message":"must have required property 'api_key'"}],`+
+		`"invalid_parameters":[{"name":"trx","reason":"`+testTRX+`"}]}`))
+	f.Add(400, ctXML, []byte(`<response><error-code>400</error-code><error-code-label>x</error-code-label></response>`))
+	f.Add(200, ctJSON, []byte("\xef\xbb\xbf{}"))
+	f.Add(200, "text/html", []byte(`<html><body>oops</body></html>`))
+	f.Add(200, ctXML, []byte(`<?xml version="1.0" encoding="ISO-8859-1"?><response/>`))
+	f.Add(200, ctJSON, []byte(`[1,"s"] x`))
 }
 
 func FuzzParseBalance(f *testing.F) {
 	f.Add(200, ctJSON, []byte(balanceJSON))
 	f.Add(200, ctXML, []byte(`<accountBalance><value>-1.5</value><autoReload>true</autoReload></accountBalance>`))
 	f.Add(401, ctJSON, []byte(`{"error-code":"401","error-code-label":"authentication failed"}`))
+	fuzzSeeds(f)
 	next := &answerTransport{}
 	c := fuzzClient(f, next)
 	f.Fuzz(func(t *testing.T, status int, contentType string, body []byte) {
@@ -84,7 +117,7 @@ func FuzzParseBalance(f *testing.F) {
 			if b != (Balance{}) {
 				t.Fatalf("balance %+v returned with error %v", b, err)
 			}
-			checkAnswerError(t, err, status)
+			checkAnswerError(t, err, next)
 			return
 		}
 		if status < 200 || status > 299 {
@@ -100,6 +133,7 @@ func FuzzParseTopUp(f *testing.F) {
 	f.Add(200, ctJSON, []byte(successJSON))
 	f.Add(200, ctXML, []byte(`<response><error-code>200</error-code></response>`))
 	f.Add(401, ctJSON, []byte(`{"error-code":"401","error-code-label":"not auto-reload enabled"}`))
+	fuzzSeeds(f)
 	next := &answerTransport{}
 	c := fuzzClient(f, next)
 	f.Fuzz(func(t *testing.T, status int, contentType string, body []byte) {
@@ -107,7 +141,7 @@ func FuzzParseTopUp(f *testing.F) {
 		*next = answerTransport{status: status, contentType: contentType, body: body}
 		err := c.TopUp(context.Background())
 		if err != nil {
-			checkAnswerError(t, err, status)
+			checkAnswerError(t, err, next)
 			return
 		}
 		if status < 200 || status > 299 {

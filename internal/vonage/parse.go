@@ -55,12 +55,12 @@ func checkErrorCode(status int, doc document) *Error {
 	if v.text == "200" {
 		return nil
 	}
-	return errorCodeError(status, v.text, doc.text("error-code-label"))
+	return errorCodeError(status, doc)
 }
 
 func balanceOf(doc document) (Balance, error) {
 	if doc.root != "" && doc.root != rootBalance {
-		return Balance{}, fmt.Errorf("unexpected XML root element %s", quote(doc.root))
+		return Balance{}, fmt.Errorf("answer has XML root element %s, want %s", quote(doc.root), quote(rootBalance))
 	}
 	v, ok := doc.field("value")
 	if !ok {
@@ -143,7 +143,7 @@ func parseTopUp(a answer) *Error {
 		return e
 	}
 	if doc.root != "" && doc.root != rootTopUp {
-		return malformed(a.status, fmt.Errorf("unexpected XML root element %s", quote(doc.root)))
+		return malformed(a.status, fmt.Errorf("answer has XML root element %s, want %s", quote(doc.root), quote(rootTopUp)))
 	}
 	return nil
 }

@@ -122,6 +122,8 @@ func balanceStatusCases() []balanceCase {
 		{name: "401 HTML", status: 401, contentType: "text/html", body: `<h1>401</h1>`, kind: KindAuthFailed},
 		{name: "401 unread body", status: 401, body: `{"error-code-label":"not auto-reload enabled"}`,
 			bodyErr: true, kind: KindAuthFailed},
+		{name: "401 error-code 420", status: 401, body: `{"error-code":"420","error-code-label":"topup failed"}`,
+			kind: KindClient},
 		{name: "429", status: 429, kind: KindRateLimited},
 		{name: "400", status: 400, kind: KindClient},
 		{name: "404", status: 404, body: balanceJSON, kind: KindClient},

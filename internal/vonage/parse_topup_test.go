@@ -17,6 +17,10 @@ type topUpCase struct {
 	kind        Kind
 }
 
+// topUpFailed is Vonage's answer to a top-up that failed, as the Java SDK's
+// tests have it (with status 401).
+const topUpFailed = `{"error-code":"420","error-code-label":"topup failed"}`
+
 func topUpCases() []topUpCase {
 	const (
 		authFailed  = `{"error-code":"401","error-code-label":"authentication failed"}`
@@ -39,6 +43,8 @@ func topUpCases() []topUpCase {
 		{name: "2xx XML not auto-reload enabled", contentType: ctXML, body: xmlDisabled, kind: KindAutoReloadDisabled},
 		{name: "2xx other error-code", body: `{"error-code":"420","error-code-label":"enhance your calm"}`,
 			kind: KindMalformed},
+		{name: "2xx error-code 420 topup failed", body: topUpFailed, kind: KindMalformed},
+		{name: "2xx empty error-code", body: `{"error-code":""}`, kind: KindMalformed},
 		{name: "2xx no error-code", body: `{"error-code-label":"success"}`, kind: KindMalformed},
 		{name: "2xx empty object", body: `{}`, kind: KindMalformed},
 		{name: "2xx error-code 200.0", body: `{"error-code":200.0}`, kind: KindMalformed},
@@ -67,8 +73,26 @@ func topUpCases() []topUpCase {
 	}
 }
 
+// topUp401Cases are 401 answers whose body, not the status, says what
+// failed.
+func topUp401Cases() []topUpCase {
+	return []topUpCase{
+		// Vonage's Java SDK fixture for a failed top-up.
+		{name: "401 error-code 420", status: 401, body: topUpFailed, kind: KindClient},
+		{name: "401 error-code 420 number", status: 401, body: `{"error-code":420}`, kind: KindClient},
+		{name: "401 XML error-code 420", status: 401, contentType: ctXML,
+			body: `<response><error-code>420</error-code><error-code-label>topup failed</error-code-label></response>`,
+			kind: KindClient},
+		{name: "401 error-code 420 auto-reload label", status: 401,
+			body: `{"error-code":"420","error-code-label":"not auto-reload enabled"}`, kind: KindAutoReloadDisabled},
+		{name: "401 error-code 200 explains nothing", status: 401, body: successJSON, kind: KindAuthFailed},
+		{name: "401 error-code null", status: 401, body: `{"error-code":null}`, kind: KindAuthFailed},
+		{name: "401 no error-code", status: 401, body: `{"error-code-label":"topup failed"}`, kind: KindAuthFailed},
+	}
+}
+
 func TestParseTopUp(t *testing.T) {
-	for _, tc := range topUpCases() {
+	for _, tc := range append(topUpCases(), topUp401Cases()...) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := parseTopUp(testAnswer(tc.status, tc.contentType, tc.body, tc.bodyErr))
 			if tc.kind == 0 {

@@ -19,25 +19,84 @@ const Redacted = "[REDACTED]"
 // NewRedactor returns a function that replaces, in any text, every
 // occurrence of each secret with Redacted, together with the forms a secret
 // takes once escaped for a URL query, a URL path, a JSON string or a Go
-// quoted string (upper and lower case percent escapes alike). Empty secrets
-// are ignored; with none left, the function returns its input unchanged. The
-// function is safe for concurrent use. A log writer can use it to redact
-// whole lines: NewRedactor(o.Secrets()...) redacts what Client.Redact does.
+// quoted string, in any letter case (a server may echo a secret upper-cased,
+// or with its percent escapes in mixed case), and the longest run of the
+// secret that no escape changes, when it has minRun characters or more and
+// the secret is not a URL (a part of the secret left whole by an escaping
+// this list does not know).
+// Empty secrets are ignored; with none left, the function returns its input
+// unchanged. The function is safe for concurrent use. A log writer can use
+// it to redact whole lines: NewRedactor(o.Secrets()...) redacts what
+// Client.Redact does.
 func NewRedactor(secrets ...string) func(string) string {
 	forms := redactedForms(secrets)
 	if len(forms) == 0 {
 		return func(s string) string { return s }
 	}
-	pairs := make([]string, 0, 2*len(forms))
+	r := &redactor{forms: forms}
 	for _, f := range forms {
-		pairs = append(pairs, f, Redacted)
+		c := f[0]
+		if c >= utf8.RuneSelf { // another case of the rune may start with another byte
+			for b := utf8.RuneSelf; b < len(r.first); b++ {
+				r.first[b] = true
+			}
+		}
+		r.first[toLowerASCII(c)], r.first[toUpperASCII(c)] = true, true
 	}
-	r := strings.NewReplacer(pairs...)
-	return r.Replace
+	return r.replace
 }
 
-// redactedForms lists the non-empty secrets and their escaped forms, longest
-// first so that a longer form wins over a shorter one at the same position.
+// minRun is the shortest run of a secret redacted on its own: the shortest
+// secret the configuration accepts, so that it is as distinctive.
+const minRun = 8
+
+// redactor finds the forms of the secrets in any case, longest first at
+// each position, left to right, without overlaps: what strings.Replacer
+// does, but for strings.EqualFold rather than equality.
+type redactor struct {
+	forms []string // longest first
+	// first marks the bytes a match can start with.
+	first [256]bool
+}
+
+func (r *redactor) replace(s string) string {
+	var b strings.Builder
+	last := 0
+	for i := 0; i < len(s); {
+		n := 0
+		if r.first[s[i]] {
+			n = r.match(s[i:])
+		}
+		if n == 0 {
+			i++
+			continue
+		}
+		b.WriteString(s[last:i])
+		b.WriteString(Redacted)
+		i += n
+		last = i
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// match returns the length of the longest form s starts with, in any case,
+// or 0.
+func (r *redactor) match(s string) int {
+	for _, f := range r.forms {
+		if len(f) <= len(s) && strings.EqualFold(s[:len(f)], f) {
+			return len(f)
+		}
+	}
+	return 0
+}
+
+// redactedForms lists the non-empty secrets, their escaped forms and their
+// longest unescaped runs, longest first so that a longer form wins over a
+// shorter one at the same position.
 func redactedForms(secrets []string) []string {
 	var forms []string
 	for _, s := range secrets {
@@ -45,7 +104,7 @@ func redactedForms(secrets []string) []string {
 			continue
 		}
 		q := url.QueryEscape(s)
-		for _, f := range []string{
+		forms = append(forms,
 			s,
 			q,
 			strings.ReplaceAll(q, "+", "%20"),
@@ -57,8 +116,11 @@ func redactedForms(secrets []string) []string {
 			html.EscapeString(s),
 			unquoted(strconv.Quote(s)),
 			unquoted(strconv.QuoteToASCII(s)),
-		} {
-			forms = append(forms, f, lowerHexEscapes(f))
+		)
+		// A URL's runs are its host and its path's segments, most of
+		// which say nothing secret, and an error may need to name them.
+		if run := longestRun(s); len(run) >= minRun && !strings.Contains(s, "://") {
+			forms = append(forms, run)
 		}
 	}
 	slices.SortFunc(forms, func(a, b string) int {
@@ -68,6 +130,26 @@ func redactedForms(secrets []string) []string {
 		return strings.Compare(a, b)
 	})
 	return slices.Compact(forms)
+}
+
+// longestRun is the longest run of s made of characters that no escaping
+// changes (RFC 3986's unreserved ones).
+func longestRun(s string) string {
+	best, start := "", 0
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && unreserved(s[i]) {
+			continue
+		}
+		if i-start > len(best) {
+			best = s[start:i]
+		}
+		start = i + 1
+	}
+	return best
+}
+
+func unreserved(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~", c) >= 0
 }
 
 // jsonEscape returns s as it appears inside a JSON string.
@@ -108,25 +190,16 @@ func unquoted(q string) string {
 	return q[1 : len(q)-1]
 }
 
-// lowerHexEscapes rewrites the hex digits of every %XX escape in lower case.
-func lowerHexEscapes(s string) string {
-	b := []byte(s)
-	for i := 0; i+2 < len(b); i++ {
-		if b[i] == '%' && isHex(b[i+1]) && isHex(b[i+2]) {
-			b[i+1], b[i+2] = toLowerASCII(b[i+1]), toLowerASCII(b[i+2])
-			i += 2
-		}
-	}
-	return string(b)
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
 func toLowerASCII(c byte) byte {
 	if 'A' <= c && c <= 'Z' {
 		return c + 'a' - 'A'
+	}
+	return c
+}
+
+func toUpperASCII(c byte) byte {
+	if 'a' <= c && c <= 'z' {
+		return c - ('a' - 'A')
 	}
 	return c
 }

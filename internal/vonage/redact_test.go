@@ -9,19 +9,34 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/topup-watchdog/topup-watchdog/internal/secrettest"
 )
 
-// assertNoSecrets fails if text holds the test secret, the trx, their
-// escaped forms, the Basic token or the api_secret query parameter.
-func assertNoSecrets(t *testing.T, text string) {
+// testSecrets are the test client's secrets: the API secret, the trx and
+// the Basic token.
+func testSecrets() []string {
+	return []string{testSecret, testTRX, strings.TrimPrefix(testBasic, "Basic ")}
+}
+
+// secretLeaks are the forms of testSecrets and of the fragments in more
+// (internal/secrettest) that text holds.
+func secretLeaks(text string, more ...string) []string {
+	sweep := secrettest.New(append(testSecrets(), more...)...)
+	sweep.Add("text", []byte(text))
+	return sweep.Leaks()
+}
+
+// assertNoSecrets fails if text holds a form of testSecrets or of the
+// fragments in more, or the name of the api_secret query parameter: not a
+// secret, but the sign of a request URL printed with its query.
+func assertNoSecrets(t *testing.T, text string, more ...string) {
 	t.Helper()
-	for _, s := range []string{
-		testSecret, url.QueryEscape(testSecret), url.PathEscape(testSecret), strings.ToLower(url.QueryEscape(testSecret)),
-		testTRX, strings.TrimPrefix(testBasic, "Basic "), "api_secret",
-	} {
-		if strings.Contains(text, s) {
-			t.Errorf("text %q holds %q", text, s)
-		}
+	for _, l := range secretLeaks(text, more...) {
+		t.Errorf("text %q: %s", text, l)
+	}
+	if strings.Contains(text, "api_secret") {
+		t.Errorf("text %q holds %q", text, "api_secret")
 	}
 }
 
@@ -108,6 +123,8 @@ func TestErrorTextsNeverHoldSecrets(t *testing.T) {
 		{name: "timeout", handler: hangUntilGone(t, make(chan struct{}, 4)), kind: KindTransport},
 		{name: "401", handler: labelled(401, "401"), kind: KindAuthFailed},
 		{name: "401 in a 200", handler: labelled(200, "401"), kind: KindAuthFailed},
+		{name: "401 with another code", handler: labelled(401, "420"), kind: KindClient},
+		{name: "4xx", handler: labelled(400, "400"), kind: KindClient},
 		{name: "429", handler: labelled(429, "429"), kind: KindRateLimited},
 		{name: "5xx", handler: labelled(503, "503"), kind: KindServer},
 		{name: "malformed error-code", handler: labelled(200, "999"), kind: KindMalformed},

@@ -1,37 +1,42 @@
 package watchdog_test
 
 // The core issue's list of what must hold, each proven against a simulated
-// Vonage account on loopback with the real client and the real file ledger.
+// Vonage account on loopback with the real client and the real file ledger
+// (world_test.go). Every world's output is swept for the secrets.
 
 import (
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/topup-watchdog/topup-watchdog/internal/ledger"
 	"github.com/topup-watchdog/topup-watchdog/internal/sim"
 	"github.com/topup-watchdog/topup-watchdog/internal/vonage"
+	"github.com/topup-watchdog/topup-watchdog/internal/watchdog"
 )
 
 // 1. A balance that drains across the threshold gets exactly one top-up.
 func TestDrainingAcrossTheThresholdTopsUpExactlyOnce(t *testing.T) {
 	acct := defaultAccount()
 	acct.Balance, acct.DrainPerSecond = eur("12"), eur("0.01") // 10 EUR reached after 200s
-	r := newRig(t, acct)
+	r := newWorld(t, acct)
 	r.every(30*time.Second, 20) // 10 minutes; the credit lands a minute after the top-up
 
-	if n := r.topUpRequests(); n != 1 {
-		t.Fatalf("%d top-up requests, want 1", n)
-	}
-	want := "top_up/below_threshold"
-	if got := r.decisions(); !slices.Contains(got, want) || count(got, want) != 1 {
-		t.Errorf("decisions = %v, want exactly one %s", got, want)
-	}
+	r.wantTopUps("after 10 minutes", 1)
+	// 210s: 9.90 EUR; 240s: the credit not yet shown, the window holds; 270s: credited.
+	r.wantDecisions(slices.Concat(times(7, "none/balance_ok"), []string{"top_up/below_threshold", "blocked/window_open"},
+		times(11, "none/balance_ok"))...)
 	if n := len(r.lines("topup confirmed")); n != 1 {
 		t.Errorf("%d confirmations, want 1", n)
+	}
+	top := r.lines("topup")
+	if len(top) != 1 || top[0]["outcome"] != "succeeded" || top[0]["balance_before"] != "9.9" || top[0]["attempts"] != 1.0 {
+		t.Errorf("topup lines = %v, want one succeeded from 9.9 in 1 attempt", top)
+	}
+	if st := r.ledger(); len(st.TopUps) != 1 || st.TopUps[0].Outcome != ledger.Succeeded || !st.TopUps[0].Confirmed() {
+		t.Errorf("ledger = %+v, want one top-up, succeeded and confirmed", st.TopUps)
 	}
 }
 
@@ -39,42 +44,56 @@ func TestDrainingAcrossTheThresholdTopsUpExactlyOnce(t *testing.T) {
 func TestAnAppliedTopUpWhoseAnswerIsLostIsNotSentAgain(t *testing.T) {
 	acct := defaultAccount()
 	acct.Balance = eur("5")
-	r := newRig(t, acct, func(o *rigOptions) { o.timeout = 300 * time.Millisecond })
-	if err := r.acct.Script(sim.EndpointTopUp, sim.FaultAppliedNoAnswer); err != nil {
-		t.Fatal(err)
-	}
+	// Only the lost answer waits the timeout out; the reads, on a loaded
+	// machine too, come well within it.
+	r := newWorld(t, acct, func(o *worldOptions) { o.timeout = time.Second })
+	r.script(sim.EndpointTopUp, sim.FaultAppliedNoAnswer)
 	r.every(30*time.Second, 4) // the credit lands after a minute
 
-	if n := r.topUpRequests(); n != 1 {
-		t.Fatalf("%d top-up requests, want 1", n)
+	r.wantTopUps("after 2 minutes", 1)
+	if tops := r.acct.TopUps(); !tops[0].Applied {
+		t.Fatalf("the account did not apply the top-up: %+v", tops[0])
 	}
-	top := r.lines("topup")[0]
-	if top["outcome"] != "unknown" || top["attempts"] != 1.0 {
-		t.Errorf("topup line = %v", top)
+	r.wantDecisions("top_up/below_threshold", "blocked/window_open", "none/balance_ok", "none/balance_ok")
+	top := r.lines("topup")
+	if len(top) != 1 || top[0]["outcome"] != "unknown" || top[0]["attempts"] != 1.0 {
+		t.Errorf("topup lines = %v, want one unknown after 1 attempt", top)
 	}
-	if n := len(r.lines("topup confirmed")); n != 1 {
-		t.Errorf("%d confirmations, want 1", n)
+	conf := r.lines("topup confirmed")
+	if len(conf) != 1 || conf[0]["after_ms"] != float64(time.Minute/time.Millisecond) {
+		t.Errorf("confirmations = %v, want one, a minute after the intent", conf)
+	}
+	if st := r.ledger(); len(st.TopUps) != 1 || st.TopUps[0].Outcome != ledger.Unknown || !st.TopUps[0].Confirmed() {
+		t.Errorf("ledger = %+v, want one top-up, unknown and confirmed", st.TopUps)
 	}
 }
 
-// 3. A 500: nothing more inside the window; a new top-up once it has passed.
+// 3. A 500: nothing more inside the window; a new top-up once it has passed,
+// and the credit that follows confirms that one only.
 func TestA500HoldsTheWindowAndThenTopsUpAgain(t *testing.T) {
 	acct := defaultAccount()
 	acct.Balance = eur("5")
-	r := newRig(t, acct)
-	if err := r.acct.Script(sim.EndpointTopUp, sim.FaultServerError); err != nil {
-		t.Fatal(err)
-	}
-	r.every(time.Minute, 15) // 0..14 minutes: inside the window
-	if n := r.topUpRequests(); n != 1 {
-		t.Fatalf("%d top-up requests inside the window, want 1", n)
-	}
+	r := newWorld(t, acct)
+	r.script(sim.EndpointTopUp, sim.FaultServerError) // before processing: not applied
+	r.every(time.Minute, 15)                          // 0..14 minutes: inside the window
+	r.wantTopUps("inside the window", 1)
 	r.check() // 15 minutes
-	if n := r.topUpRequests(); n != 2 {
-		t.Fatalf("%d top-up requests after the window, want 2", n)
+	r.wantTopUps("after the window", 2)
+	r.clock.Advance(time.Minute)
+	r.check() // the second's credit
+	r.wantDecisions(slices.Concat([]string{"top_up/below_threshold"}, times(14, "blocked/window_open"),
+		[]string{"top_up/below_threshold", "none/balance_ok"})...)
+
+	if un := r.lines("topup unconfirmed"); len(un) != 1 || un[0]["intent_id"] != "intent-1" {
+		t.Errorf("unconfirmed lines = %v, want intent-1's", un)
 	}
-	if n := len(r.lines("topup unconfirmed")); n != 1 {
-		t.Errorf("%d unconfirmed lines, want 1", n)
+	if conf := r.lines("topup confirmed"); len(conf) != 1 || conf[0]["intent_id"] != "intent-2" {
+		t.Errorf("confirmations = %v, want intent-2 only", conf)
+	}
+	st := r.ledger()
+	if len(st.TopUps) != 2 || st.TopUps[0].Outcome != ledger.Unknown || st.TopUps[0].Confirmed() || !st.TopUps[0].Expired ||
+		!st.TopUps[1].Confirmed() {
+		t.Errorf("ledger = %+v, want the first unknown and expired unconfirmed, the second confirmed", st.TopUps)
 	}
 }
 
@@ -82,51 +101,70 @@ func TestA500HoldsTheWindowAndThenTopsUpAgain(t *testing.T) {
 func TestTwo429sThenSuccessHonoursRetryAfter(t *testing.T) {
 	acct := defaultAccount()
 	acct.Balance = eur("5")
-	acct.Faults.RetryAfter = time.Second
-	r := newRig(t, acct)
-	if err := r.acct.Script(sim.EndpointTopUp, sim.FaultRateLimit, sim.FaultRateLimit); err != nil {
-		t.Fatal(err)
-	}
+	acct.Faults.RetryAfter = 2 * time.Second // above the backoff's 1ms
+	r := newWorld(t, acct, func(o *worldOptions) { o.recordWaits = true })
+	r.script(sim.EndpointTopUp, sim.FaultRateLimit, sim.FaultRateLimit)
 	r.check()
 
 	if s := r.acct.Stats(); s.TopUpRequests != 3 || s.TopUpsApplied != 1 {
 		t.Fatalf("stats = %+v, want 3 requests and 1 applied", s)
 	}
-	for i := 1; i < len(r.topUpTimes); i++ {
-		if gap := r.topUpTimes[i].Sub(r.topUpTimes[i-1]); gap < time.Second {
-			t.Errorf("attempt %d came %v after the 429, before its Retry-After of 1s", i+1, gap)
-		}
+	if w := r.recorded(); !slices.Equal(w, []time.Duration{2 * time.Second, 2 * time.Second}) {
+		t.Errorf("waits %v, want the Retry-After of 2s after each 429", w)
 	}
-	if top := r.lines("topup")[0]; top["outcome"] != "succeeded" || top["attempts"] != 3.0 {
-		t.Errorf("topup line = %v", top)
+	if top := r.lines("topup"); len(top) != 1 || top[0]["outcome"] != "succeeded" || top[0]["attempts"] != 3.0 {
+		t.Errorf("topup lines = %v", top)
 	}
 }
 
-// 5. Connection refused on the first top-up attempt: retried, lands once.
+// 5. Attempts that never reached Vonage (a 429, a refused connection) are
+// retried within the check, and a Retry-After holds only the attempt after
+// its own answer: the top-up lands once.
 func TestARefusedConnectionIsRetriedWithinTheCheck(t *testing.T) {
 	acct := defaultAccount()
 	acct.Balance = eur("5")
-	r := newRig(t, acct, func(o *rigOptions) { o.transport = refuseDial(t, 2) }) // dial 1 reads the balance
+	// Dial 1 reads the balance, dial 2 is answered 429, dial 3 is refused.
+	r := newWorld(t, acct, func(o *worldOptions) { o.transport, o.recordWaits = refuseDial(t, 3), true })
+	r.script(sim.EndpointTopUp, sim.FaultRateLimit)
 	r.check()
 
-	if s := r.acct.Stats(); s.TopUpRequests != 1 || s.TopUpsApplied != 1 {
-		t.Fatalf("stats = %+v, want the one request that got through applied", s)
+	if s := r.acct.Stats(); s.TopUpRequests != 2 || s.TopUpsApplied != 1 {
+		t.Fatalf("stats = %+v, want the 429 and the one request applied", s)
 	}
-	if top := r.lines("topup")[0]; top["outcome"] != "succeeded" || top["attempts"] != 2.0 {
-		t.Errorf("topup line = %v", top)
+	if top := r.lines("topup"); len(top) != 1 || top[0]["outcome"] != "succeeded" || top[0]["attempts"] != 3.0 {
+		t.Errorf("topup lines = %v, want one succeeded after 3 attempts", top)
 	}
+	if w := r.recorded(); !slices.Equal(w, []time.Duration{time.Second, time.Millisecond}) {
+		t.Errorf("waits %v, want the 429's Retry-After of 1s, then the backoff's 1ms after the refusal", w)
+	}
+}
+
+// Every attempt refused: the intent is closed not sent, and neither the
+// window nor the cap holds the next check back.
+func TestEveryAttemptNotSentClosesTheIntentAsNotSent(t *testing.T) {
+	acct := defaultAccount()
+	acct.Balance = eur("5")
+	r := newWorld(t, acct, func(o *worldOptions) { o.transport = refuseDial(t, 2, 3, 4, 5) }) // the 4 attempts
+	r.check()
+	st := r.ledger()
+	if len(st.TopUps) != 1 || st.TopUps[0].Outcome != ledger.NotSent || st.TopUps[0].Attempts != 4 {
+		t.Fatalf("ledger = %+v, want one not_sent after 4 attempts", st.TopUps)
+	}
+	r.wantTopUps("after the refused attempts", 0)
+	r.clock.Advance(30 * time.Second)
+	r.check()
+	r.wantTopUps("at the next check", 1)
+	r.wantDecisions("top_up/below_threshold", "top_up/below_threshold")
 }
 
 // 6. Threshold 10, target 120, +50 a top-up, balance 5: exactly three.
 func TestARefillToTheTargetTakesThreeTopUpsEachAfterTheLastCredit(t *testing.T) {
 	acct := defaultAccount()
 	acct.Balance = eur("5")
-	r := newRig(t, acct, func(o *rigOptions) { o.settings.Target = eur("120") })
+	r := newWorld(t, acct, func(o *worldOptions) { o.settings.Target = eur("120") })
 	r.every(30*time.Second, 20)
 
-	if n := r.topUpRequests(); n != 3 {
-		t.Fatalf("%d top-up requests, want 3", n)
-	}
+	r.wantTopUps("after 10 minutes", 3)
 	tops := r.acct.TopUps()
 	for i := 1; i < len(tops); i++ {
 		if tops[i].ReceivedAt.Before(tops[i-1].CreditAt) {
@@ -137,35 +175,34 @@ func TestARefillToTheTargetTakesThreeTopUpsEachAfterTheLastCredit(t *testing.T) 
 	if got := r.acct.Balance(); !got.Equal(eur("155")) {
 		t.Errorf("balance = %s, want 155", got)
 	}
+	r.wantDecisions(slices.Concat([]string{"top_up/below_threshold", "blocked/window_open", "top_up/refilling",
+		"blocked/window_open", "top_up/refilling", "blocked/window_open"}, times(14, "none/balance_ok"))...)
 }
 
 // 7. autoReload false: no top-up request; reason auto_reload_disabled.
 func TestAutoReloadDisabledSendsNoTopUp(t *testing.T) {
 	acct := defaultAccount()
 	acct.Balance, acct.AutoReload = eur("5"), false
-	r := newRig(t, acct)
+	r := newWorld(t, acct)
 	r.every(time.Minute, 3)
-	if n := r.topUpRequests(); n != 0 {
-		t.Fatalf("%d top-up requests, want 0", n)
-	}
-	if got := r.decisions(); count(got, "blocked/auto_reload_disabled") != 3 {
-		t.Errorf("decisions = %v", got)
-	}
+	r.wantTopUps("after 3 checks", 0)
+	r.wantDecisions(times(3, "blocked/auto_reload_disabled")...)
 }
 
 // 8. Wrong secret: never a top-up, an error line, the watchdog goes on.
 func TestAWrongSecretNeverTopsUp(t *testing.T) {
 	acct := defaultAccount()
 	acct.Balance = eur("5")
-	r := newRig(t, acct, func(o *rigOptions) { o.secret = "wrong-secret" })
+	r := newWorld(t, acct, func(o *worldOptions) { o.secret = "wrong-secret" })
 	r.every(time.Minute, 3)
 
-	if n := r.topUpRequests(); n != 0 {
-		t.Fatalf("%d top-up requests, want 0", n)
-	}
+	r.wantTopUps("after 3 checks", 0)
 	failed := r.lines("check failed")
-	if len(failed) != 3 || failed[0]["level"] != "error" {
-		t.Fatalf("check failed lines = %v", failed)
+	if len(failed) != 3 || failed[0]["level"] != "error" || failed[0]["attempts"] != 1.0 {
+		t.Fatalf("check failed lines = %v, want 3, the first an error after 1 attempt", failed)
+	}
+	if failed[1]["level"] != "debug" {
+		t.Errorf("a repeated identical failure should drop to debug: %v", failed[1])
 	}
 	if !strings.Contains(failed[0]["error"].(string), "authentication failed") {
 		t.Errorf("error = %v", failed[0]["error"])
@@ -173,20 +210,34 @@ func TestAWrongSecretNeverTopsUp(t *testing.T) {
 	if n := r.acct.Stats().BalanceRequests; n != 3 {
 		t.Errorf("%d balance reads: a rejected secret is not retried within a check, want 3", n)
 	}
+	if ev := eventsOf[watchdog.CheckFailed](r.allEvents()); len(ev) != 3 || !ev[2].CredentialsRejected || ev[2].Consecutive != 3 {
+		t.Errorf("CheckFailed events = %+v, want the third with credentials rejected, 3 in a row", ev)
+	}
+
+	// A process cannot change its secret: the watchdog goes on when Vonage
+	// accepts the credentials again.
+	acct.Balance = eur("50")
+	r = newWorld(t, acct)
+	r.script(sim.EndpointBalance, slices.Repeat([]sim.Fault{sim.FaultRefuseAuth}, 3)...)
+	r.every(time.Minute, 4)
+	if n, rec := len(r.lines("check failed")), len(r.lines("check recovered")); n != 3 || rec != 1 {
+		t.Errorf("%d failed checks and %d recovery lines, want 3 and 1", n, rec)
+	}
 }
 
 // 9. A daily cap of 2 under a fast drain: two top-ups, then daily_cap_reached.
 func TestTheDailyCapHoldsUnderAFastDrain(t *testing.T) {
 	acct := defaultAccount()
 	acct.Balance, acct.DrainPerSecond, acct.CreditDelay = eur("5"), eur("1"), 0
-	r := newRig(t, acct, func(o *rigOptions) { o.settings.MaxPerDay = 2 })
+	r := newWorld(t, acct, func(o *worldOptions) { o.settings.MaxPerDay = 2 })
 	r.every(30*time.Second, 20)
 
-	if n := r.topUpRequests(); n != 2 {
-		t.Fatalf("%d top-up requests, want 2", n)
-	}
-	if got := r.decisions(); got[len(got)-1] != "blocked/daily_cap_reached" {
-		t.Errorf("decisions = %v", got)
+	r.wantTopUps("after 10 minutes", 2)
+	// Each credit shows at once, and the drain spends it within the minute.
+	r.wantDecisions(slices.Concat([]string{"top_up/below_threshold", "none/balance_ok", "top_up/below_threshold",
+		"none/balance_ok"}, times(16, "blocked/daily_cap_reached"))...)
+	if n := len(r.ledger().TopUps); n != 2 {
+		t.Errorf("the ledger holds %d top-ups, want 2", n)
 	}
 }
 
@@ -195,33 +246,34 @@ func TestTheDailyCapHoldsUnderAFastDrain(t *testing.T) {
 func TestARestartDoesNotRepeatATopUpWhoseCreditLags(t *testing.T) {
 	acct := defaultAccount()
 	acct.Balance, acct.CreditDelay = eur("5"), 10*time.Minute
-	r := newRig(t, acct)
+	r := newWorld(t, acct)
 	r.check()
 	r.restart()
 	r.clock.Advance(30 * time.Second)
 	r.check()
 
-	if n := r.topUpRequests(); n != 1 {
-		t.Fatalf("%d top-up requests, want 1", n)
-	}
-	if got := r.decisions(); got[len(got)-1] != "blocked/window_open" {
-		t.Errorf("decisions = %v", got)
-	}
+	r.wantTopUps("after the restart", 1)
+	r.wantDecisions("top_up/below_threshold", "blocked/window_open")
 }
 
 // 11. Dry run: decisions logged, no request to the top-up endpoint.
 func TestDryRunSendsNothing(t *testing.T) {
 	acct := defaultAccount()
 	acct.Balance = eur("5")
-	r := newRig(t, acct, func(o *rigOptions) { o.dryRun = true })
+	r := newWorld(t, acct, func(o *worldOptions) { o.dryRun = true })
 	r.every(time.Minute, 3)
-	if n := r.topUpRequests(); n != 0 {
-		t.Fatalf("%d top-up requests, want 0", n)
+	r.wantTopUps("after 3 checks", 0)
+	ds := r.lines("decision")
+	if len(ds) != 3 {
+		t.Fatalf("%d decision lines, want 3", len(ds))
 	}
-	for _, d := range r.lines("decision") {
+	for _, d := range ds {
 		if d["dry_run"] != true || d["action"] != "top_up" {
 			t.Errorf("decision = %v", d)
 		}
+	}
+	if n := len(r.ledger().TopUps); n != 0 {
+		t.Errorf("the ledger holds %d top-ups after a dry run, want 0", n)
 	}
 }
 
@@ -254,7 +306,7 @@ func TestUnreadableBalanceAnswersNeverTopUp(t *testing.T) {
 				}
 				answer(w)
 			})
-			r := newRig(t, defaultAccount(), func(o *rigOptions) { o.handler = h })
+			r := newWorld(t, defaultAccount(), func(o *worldOptions) { o.handler = h })
 			r.every(time.Minute, 2)
 			if topUps != 0 {
 				t.Fatalf("%d top-up requests, want 0", topUps)
@@ -269,90 +321,77 @@ func TestUnreadableBalanceAnswersNeverTopUp(t *testing.T) {
 	}
 }
 
-// 14. No secret in any output: the logs of every scenario above, and the
-// state file. Here one busy rig goes through most of them at once, with
-// query authentication and debug logging.
+// 13. A read answered 503, then 429, then refused is retried within the
+// check, waiting the backoff, the Retry-After, the backoff: the check reads.
+func TestRetryableReadFailuresAreRetried(t *testing.T) {
+	r := newWorld(t, defaultAccount(), func(o *worldOptions) { o.transport, o.recordWaits = refuseDial(t, 3), true })
+	r.script(sim.EndpointBalance, sim.FaultUnavailable, sim.FaultRateLimit)
+	r.check()
+	if n := r.acct.Stats().BalanceRequests; n != 3 {
+		t.Fatalf("%d balance requests, want 3: the 503, the 429 and the read after the refusal", n)
+	}
+	if n := len(r.lines("check failed")); n != 0 {
+		t.Errorf("%d check failed lines, want 0", n)
+	}
+	r.wantDecisions("none/balance_ok")
+	if w := r.recorded(); !slices.Equal(w, []time.Duration{time.Millisecond, time.Second, time.Millisecond}) {
+		t.Errorf("waits %v, want 1ms, the Retry-After of 1s, 1ms", w)
+	}
+}
+
+// 14. No secret in any output: every world sweeps its logs, its state file
+// and its events when its test ends (world_test.go). Here one busy world
+// goes through most of the scenarios above at once, with query
+// authentication and debug logging.
 func TestNoSecretInLogsOrStateFile(t *testing.T) {
 	acct := defaultAccount()
 	acct.Balance, acct.DrainPerSecond, acct.CreditDelay = eur("5"), eur("2"), 0
-	r := newRig(t, acct, func(o *rigOptions) {
+	r := newWorld(t, acct, func(o *worldOptions) {
 		o.timeout = 300 * time.Millisecond
 		o.settings.Window = 2 * time.Minute
 		o.settings.MaxPerDay = 50
+		o.recordWaits = true
 	})
-	script := []sim.Fault{sim.FaultAppliedNoAnswer, sim.FaultServerError, sim.FaultMalformed,
-		sim.FaultResetAfterApply, sim.FaultRateLimit, sim.FaultNone, sim.FaultRefuseAuth}
-	if err := r.acct.Script(sim.EndpointTopUp, script...); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.acct.Script(sim.EndpointBalance, sim.FaultNone, sim.FaultRefuseAuth, sim.FaultMalformed, sim.FaultReset); err != nil {
-		t.Fatal(err)
-	}
+	r.script(sim.EndpointTopUp, sim.FaultAppliedNoAnswer, sim.FaultServerError, sim.FaultMalformed,
+		sim.FaultResetAfterApply, sim.FaultRateLimit, sim.FaultNone, sim.FaultRefuseAuth)
+	r.script(sim.EndpointBalance, sim.FaultNone, sim.FaultRefuseAuth, sim.FaultMalformed, sim.FaultReset)
 	r.every(time.Minute, 30)
 	if left := r.acct.Scripted(sim.EndpointTopUp) + r.acct.Scripted(sim.EndpointBalance); left != 0 {
 		t.Fatalf("%d scripted faults never ran", left)
 	}
-	state, err := os.ReadFile(filepath.Join(r.stateDir, "state.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	assertNoSecret(t, "logs", r.logs.Bytes())
-	assertNoSecret(t, "state file", state)
-}
-
-func assertNoSecret(t *testing.T, where string, b []byte) {
-	t.Helper()
-	for _, s := range []string{apiSecret, trx, "Sup3r-S3cret", "Sup3r-S3cret%2F%2B%3Dvalue"} {
-		if strings.Contains(string(b), s) {
-			t.Errorf("%s hold %q", where, s)
-		}
+	r.checkSweep()
+	if r.sweep.Seen("logs") != 1 || r.sweep.Seen("state file") != 1 || r.sweep.Seen("event") == 0 {
+		t.Errorf("the sweep saw %d logs, %d state files and %d events, want the logs, the state file and events",
+			r.sweep.Seen("logs"), r.sweep.Seen("state file"), r.sweep.Seen("event"))
 	}
 }
 
-func count(list []string, s string) int {
-	n := 0
-	for _, x := range list {
-		if x == s {
-			n++
-		}
-	}
-	return n
-}
-
-// Issue 8, case 5, through the real client and the simulated account: a
-// 429 with Retry-After: 3600 on the top-up holds new top-ups for the hour at
-// one check a second (31 requests in 30 s before), across checks.
-func TestARetryAfterOfAnHourHoldsTopUpsForTheHour(t *testing.T) {
+// 15. Issue 8, case 5: a 429 with Retry-After: 3600 on the top-up holds new
+// top-ups for the hour at one check a second (31 requests in 30 s before),
+// across checks; within its check it ends the retries at once, being
+// longer than the longest Retry-After honoured.
+func TestARetryAfterHoldsTopUpsAcrossChecks(t *testing.T) {
 	acct := defaultAccount()
 	acct.Balance = eur("5")
 	acct.Faults.RetryAfter = time.Hour
-	r := newRig(t, acct)
-	limits := make([]sim.Fault, 40)
-	for i := range limits {
-		limits[i] = sim.FaultRateLimit
-	}
-	if err := r.acct.Script(sim.EndpointTopUp, limits...); err != nil {
-		t.Fatal(err)
-	}
+	r := newWorld(t, acct, func(o *worldOptions) { o.recordWaits = true })
+	r.script(sim.EndpointTopUp, slices.Repeat([]sim.Fault{sim.FaultRateLimit}, 40)...)
 	r.check()
+	if w := r.recorded(); len(w) != 0 {
+		t.Errorf("waits %v after a Retry-After of an hour, want none: it ends the retries", w)
+	}
 	r.every(time.Second, 30)
-	if n := r.topUpRequests(); n != 1 {
-		t.Fatalf("%d top-up requests in 30 s after a 429 with Retry-After: 3600, want 1; decisions %v", n, r.decisions())
+	r.wantTopUps("30 checks after a 429 with Retry-After: 3600", 1)
+	if d := r.lastDecision(); d != "blocked/rate_limited" {
+		t.Errorf("last decision %s, want blocked/rate_limited", d)
 	}
-	if d := r.decisions(); d[len(d)-1] != "blocked/rate_limited" {
-		t.Errorf("last decision %s, want blocked/rate_limited", d[len(d)-1])
-	}
-	if top := r.lines("topup")[0]; top["outcome"] != "not_sent" || top["hold_until"] == nil {
-		t.Errorf("topup line = %v, want not_sent with hold_until", top)
+	if top := r.lines("topup"); len(top) != 1 || top[0]["outcome"] != "not_sent" || top[0]["hold_until"] == nil {
+		t.Errorf("topup lines = %v, want one not_sent with hold_until", top)
 	}
 	r.clock.Advance(59*time.Minute - 30*time.Second)
 	r.check()
-	if n := r.topUpRequests(); n != 1 {
-		t.Fatalf("%d top-up requests 59 minutes after the 429, want 1: the hold ended early", n)
-	}
+	r.wantTopUps("59 minutes after the 429: the hold ended early", 1)
 	r.clock.Advance(time.Minute)
 	r.check()
-	if n := r.topUpRequests(); n != 2 {
-		t.Errorf("%d top-up requests once the hour has passed, want 2", n)
-	}
+	r.wantTopUps("once the hour has passed", 2)
 }

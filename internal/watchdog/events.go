@@ -166,6 +166,30 @@ type RedisReachable struct {
 	Down time.Duration
 }
 
+// AttemptRetried: an attempt of a balance read (Op OpGetBalance) or of a
+// top-up (OpTopUp) failed and is tried again after Wait, a Retry-After
+// included. Attempt counts from 1. The last attempt of a call is not
+// reported so: a CheckFailed or a TopUpFinished ends it.
+type AttemptRetried struct {
+	At      time.Time
+	Op      string
+	Attempt int
+	Wait    time.Duration
+	Err     error // redacted
+}
+
+// CheckSkipped: the check before ran Ran, past the schedule's next run
+// time: Runs run times (1 or more) passed while it ran, and no check
+// started at them.
+type CheckSkipped struct {
+	At   time.Time
+	Ran  time.Duration
+	Runs int
+}
+
+func (AttemptRetried) event() {}
+func (CheckSkipped) event()   {}
+
 func (TickWon) event()          {}
 func (TickSkipped) event()      {}
 func (TickFailed) event()       {}

@@ -10,10 +10,10 @@ import (
 // a minute), whose balance read alternates between the true value and
 // 10 EUR less: two answers of a load-balanced or cached read, one of them
 // stale, or a hold that is taken and released. Nothing is ever needed.
-func flap(t *testing.T, n int, edit ...func(*rigOptions)) *rig {
+func flap(t *testing.T, n int, edit ...func(*worldOptions)) *world {
 	acct := defaultAccount()
 	acct.Balance = eur("100")
-	r := newRig(t, acct, edit...)
+	r := newWorld(t, acct, edit...)
 	for i := range n {
 		if i%2 == 1 {
 			r.acct.Drain(eur("10"))

@@ -11,10 +11,10 @@ import (
 // glitching or stale balance answer), the true balance again for 20
 // minutes, and then a real need: the account is drained to 5 EUR, below
 // the threshold. It returns the top-ups sent before the need and after it.
-func glitchThenNeed(t *testing.T, edit ...func(*rigOptions)) (before, after int, r *rig) {
+func glitchThenNeed(t *testing.T, edit ...func(*worldOptions)) (before, after int, r *world) {
 	acct := defaultAccount()
 	acct.Balance = eur("100")
-	r = newRig(t, acct, edit...)
+	r = newWorld(t, acct, edit...)
 	r.every(30*time.Second, 3) // 100, 100, 100
 	r.acct.Drain(eur("30"))    // odd read: 70
 	r.check()

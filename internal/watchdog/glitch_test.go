@@ -20,7 +20,7 @@ import (
 func TestOneOddReadingAfterAFreshStartSendsNoTopUp(t *testing.T) {
 	acct := defaultAccount()
 	acct.Balance = eur("100")
-	r := newRig(t, acct, predictive(0))
+	r := newWorld(t, acct, predictive(0))
 	r.check()
 	r.clock.Advance(30 * time.Second)
 	r.acct.SetBalance(eur("60")) // one odd read

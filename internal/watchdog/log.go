@@ -26,11 +26,23 @@ const (
 	msgClockSteppedUnseen = "system clock stepped while no watchdog watched: the ledger's times moved by the step"
 	msgRecordAhead        = "ledger record dated ahead of the clock: counted as written now"
 	msgIntentTooOld       = "intent too old to send"
-	msgCheckSkipped       = "check skipped: the previous check is still running"
+	msgAttemptRetried     = "attempt failed, retrying"
+	msgCheckSkipped       = "check skipped" // begins each skipped-check line: skippedMessage
 	msgTickTaken          = "tick taken by another replica: it reads the balance for the fleet"
 	msgTickFailed         = "fleet tick failed: reading the balance alone; a top-up still needs its claim in redis"
 	msgClaimLost          = "claim lost to another replica: its top-up holds the window"
 	msgUnsentClosed       = "intent closed not_sent: its write had failed, and it was never sent"
+)
+
+// The messages of the states that need a person (alarms.go): one line when
+// a state begins, one when it ends.
+const (
+	msgAutoReloadOff       = "auto-reload is off on the account: no top-up will be sent until it is switched on in the Vonage dashboard"
+	msgAutoReloadOn        = "auto-reload is on again: top-ups can be sent"
+	msgCredentialsRejected = "vonage rejected the credentials: fix VONAGE_API_KEY/VONAGE_API_SECRET"
+	msgCredentialsAccepted = "credentials accepted again"
+	msgTopUpRejected       = "vonage rejected the top-up: no top-up will be sent until the rejection is older than TOPUP_WINDOW; see error for the cause"
+	msgRejectionOver       = "top-ups allowed again: the rejection is older than the window"
 )
 
 // The field names of the log lines.
@@ -65,6 +77,11 @@ const (
 	fieldProjected     = "projected_balance"
 	fieldLeadTimeMS    = "lead_time_ms"
 	fieldLeadTimeAuto  = "lead_time_auto"
+	fieldOp            = "op"
+	fieldAttempt       = "attempt"
+	fieldWaitMS        = "wait_ms"
+	fieldRuns          = "runs"
+	fieldUntil         = "until"
 )
 
 // reportReconciled logs and reports the top-ups a check confirmed, and
@@ -107,7 +124,7 @@ func (w *Watchdog) reportDecision(now time.Time, bal vonage.Balance, c claim, re
 			zap.Bool(fieldDryRun, w.opts.DryRun),
 			zap.Int(fieldTopUps24h, d.TopUps24h),
 			zap.Bool(fieldRefilling, d.Refilling),
-			zap.Bool(fieldWindowOpen, c.windowOpen),
+			zap.Bool(fieldWindowOpen, c.wasOpen),
 		)
 		if d.RateKnown {
 			fields = append(fields,
@@ -161,6 +178,7 @@ func (w *Watchdog) checkFailed(ctx context.Context, err error, attempts int) {
 	} else {
 		w.log.Debug(msgCheckFailed, fields...)
 	}
+	w.noteCredentials(OpGetBalance, err)
 	w.opts.Observer.Observe(CheckFailed{At: now, Err: err, Attempts: attempts,
 		CredentialsRejected: isAuthFailure(err), Consecutive: n})
 }
@@ -170,6 +188,7 @@ func (w *Watchdog) checkSucceeded() {
 	if n := w.failures.reset(); n > 0 {
 		w.log.Info(msgCheckRecovered, zap.Int(fieldFailures, n))
 	}
+	w.noteCredentials(OpGetBalance, nil)
 }
 
 // failureLog rate-limits identical failure lines.

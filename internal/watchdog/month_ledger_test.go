@@ -1,7 +1,7 @@
 package watchdog_test
 
 // The month's ledger through the real file: what a stop writes and a start
-// reads back (see monthRig).
+// reads back (see monthWorld).
 
 import (
 	"bytes"
@@ -20,7 +20,7 @@ import (
 // the state with all but the newest half of its readings, which rewrites
 // the file when a record changed, then the state itself, which only adds
 // readings and so goes to the journal beside the file (ledger.File.Update).
-func (r *monthRig) persist() []ledger.Reading {
+func (r *monthWorld) persist() []ledger.Reading {
 	st, err := r.led.View(context.Background())
 	if err != nil {
 		r.t.Fatal(err)
@@ -46,7 +46,7 @@ func (r *monthRig) persist() []ledger.Reading {
 		if n := bytes.Count(data, []byte{'\n'}); i == 1 && n > 0 {
 			r.journaled += n - 1 // a header, then a reading a line
 		}
-		monthSweep(r.t, filepath.Base(path)+" at "+r.clock.Now().Format(time.RFC3339), data)
+		r.swept.Add(filepath.Base(path)+" at "+r.clock.Now().Format(time.RFC3339), data)
 	}
 	return st.Readings
 }
@@ -54,7 +54,7 @@ func (r *monthRig) persist() []ledger.Reading {
 // checkRestored fails the month when a start read back other readings
 // than the last stop wrote: the burn rate, and the oracle with it, would
 // then go wrong after a restart.
-func (r *monthRig) checkRestored(got []ledger.Reading) {
+func (r *monthWorld) checkRestored(got []ledger.Reading) {
 	want := r.stopped
 	r.stopped = nil
 	r.restored += len(got)
@@ -79,7 +79,7 @@ func monthReading(rs []ledger.Reading, i int) string {
 }
 
 // fileState is the state in the file ledger, as a starting process reads it.
-func (r *monthRig) fileState() ledger.State {
+func (r *monthWorld) fileState() ledger.State {
 	f, err := ledger.Open(r.path)
 	if err != nil {
 		r.t.Fatal(err)

@@ -2,7 +2,6 @@ package watchdog_test
 
 import (
 	"fmt"
-	"net/http"
 	"sort"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/topup-watchdog/topup-watchdog/internal/ledger"
 	"github.com/topup-watchdog/topup-watchdog/internal/oracle"
 	"github.com/topup-watchdog/topup-watchdog/internal/sim"
+	"github.com/topup-watchdog/topup-watchdog/internal/simcheck"
 	"github.com/topup-watchdog/topup-watchdog/internal/watchdog"
 	"github.com/topup-watchdog/topup-watchdog/policy"
 )
@@ -33,87 +33,60 @@ func (v *monthVerdict) fail(invariant, format string, args ...any) {
 	}
 }
 
-// monthWindowHolds: no top-up request while an earlier applied one was still
-// uncredited and inside the window. Exactly: for requests a and b received
-// in that order, a applied, never b.ReceivedAt < a.CreditAt and
-// b.ReceivedAt - a.ReceivedAt < window. No tolerance: the fake clock stands
-// still during a check (the month's Sleep does not move it; see start, and
-// run checks it), so a request is received at the instant its intent was
-// written. This holds only because credits are the only rises of the
-// balance and the credit delay is shorter than the window: then a credit
-// can only confirm (rule 6) its own top-up or one whose window is over. With
-// a credit delay over the window, or any other credit, an older top-up's
+// monthRecord checks the account's record of the month against the
+// watchdog's record of its top-ups (intents: monthRecorded), as the fault
+// storm does (internal/simcheck): every request had its intent first;
+// nothing that may have reached Vonage was re-sent; each intent's outcome
+// line is the one the README's table of top-up outcomes gives the
+// account's answer, every answer reaching the watchdog whole (no fault of
+// the month holds one back: see start); no request while an earlier
+// applied one was uncredited and inside its window; and in any 24 hours no
+// more requests that may have reached Vonage than the daily cap, at the
+// account and in the watchdog's record. It returns the most such requests,
+// and the most applied ones, in any 24 hours.
+//
+// The window is exact: for requests a and b received in that order, a
+// applied, never b.ReceivedAt < a.CreditAt and b.ReceivedAt - a.ReceivedAt
+// < window. No tolerance: the fake clock stands still during a check (the
+// month's Sleep does not move it; see start, and run checks it), so a
+// request is received, and ends, at the instant its intent was written.
+// This holds only because credits are the only rises of the balance and
+// the credit delay is shorter than the window: then a credit can only
+// confirm (rule 6) its own top-up or one whose window is over. With a
+// credit delay over the window, or any other credit, an older top-up's
 // credit confirms a newer one, and the watchdog, keeping to the contract,
 // sends again while that one is still uncredited.
-func monthWindowHolds(v *monthVerdict, tops []sim.TopUp) {
-	for i, a := range tops {
-		if !a.Applied {
-			continue
-		}
-		for _, b := range tops[i+1:] {
-			if b.ReceivedAt.Sub(a.ReceivedAt) >= v.s.Window {
-				break
-			}
-			if b.ReceivedAt.Before(a.CreditAt) {
-				v.fail("window", "request %d at %s while request %d of %s was applied and not credited until %s",
-					b.Seq, b.ReceivedAt, a.Seq, a.ReceivedAt, a.CreditAt)
-			}
-		}
+func monthRecord(v *monthVerdict, tops []sim.TopUp, intents []simcheck.Intent) (most, mostApplied int) {
+	run, vs := simcheck.New(tops, intents)
+	vs = append(vs, run.NoResend()...)
+	vs = append(vs, run.Outcomes(true)...)
+	vs = append(vs, run.NoDouble()...)
+	most, mostApplied, capped := run.Cap(v.s.MaxPerDay)
+	_, recorded := run.LedgerCap(v.s.MaxPerDay)
+	for _, x := range append(append(vs, capped...), recorded...) {
+		v.fail(x.Invariant, "%s", x.Text)
 	}
+	return most, mostApplied
 }
 
-// monthCapHolds: in any 24 hours, no more top-up requests that may have
-// reached Vonage than the daily cap. Exactly: for every instant x, the
-// requests received in (x-24h, x] that were not answered 429 or 401 (rule 5:
-// not sent and rejected, which do not count) number at most MaxPerDay. It
-// returns the most such requests, and the most applied ones, in any 24 hours.
-func monthCapHolds(v *monthVerdict, tops []sim.TopUp) (most, mostApplied int) {
-	window := func(keep func(sim.TopUp) bool) int {
-		var at []time.Time
-		for _, t := range tops {
-			if keep(t) {
-				at = append(at, t.ReceivedAt)
-			}
-		}
-		most, first := 0, 0
-		for last, t := range at {
-			for t.Sub(at[first]) >= policy.Day {
-				first++
-			}
-			most = max(most, last-first+1)
-		}
-		return most
+// monthRecorded is the watchdog's record of the top-up of check c: its
+// intent written at the check's instant, and its window from then (the
+// clock stands still), with the outcome its topup line gives, or pending
+// when the check crashed before that line or wrote none.
+func monthRecorded(c *monthCheck, window time.Duration) simcheck.Intent {
+	in := simcheck.Intent{ID: "of the check at " + c.at.Format(time.RFC3339), At: c.at, Outcome: ledger.Pending, WindowEnd: c.at.Add(window)}
+	if c.crash == "" && c.topUp != nil {
+		in.Outcome = ledger.Outcome(c.topUp.Outcome)
 	}
-	most = window(func(t sim.TopUp) bool {
-		return t.Status != http.StatusTooManyRequests && t.Status != http.StatusUnauthorized
-	})
-	if most > v.s.MaxPerDay {
-		v.fail("daily cap", "%d requests that may have reached Vonage within 24 hours, over the cap of %d", most, v.s.MaxPerDay)
-	}
-	return most, window(func(t sim.TopUp) bool { return t.Applied })
-}
-
-// monthOutcome is the outcome contract rule 5 gives a request the account
-// answered so.
-func monthOutcome(t sim.TopUp) string {
-	switch {
-	case t.Status == http.StatusTooManyRequests:
-		return string(ledger.NotSent)
-	case t.Status == http.StatusUnauthorized:
-		return string(ledger.Rejected)
-	case t.Status == http.StatusOK && t.Fault == sim.FaultNone:
-		return string(ledger.Succeeded)
-	default: // a 5xx, a reset connection, an unreadable 200
-		return string(ledger.Unknown)
-	}
+	return in
 }
 
 // monthOracle replays the account's side of the month for internal/oracle,
 // the one statement of the contract's rules 2 and 3 and of the predictive
 // policy: the balance the account held at each check whose read succeeded,
 // the refill the oracle gave the check before, the readings the ledger
-// keeps, and the top-ups the account received, with the outcome rule 5
-// gives them and confirmed by rule 6. It shares no decision code with the
+// keeps, and the top-ups the account received, with the outcome the
+// README's table of top-up outcomes gives them and confirmed by rule 6. It shares no decision code with the
 // policy or the watchdog.
 //
 // The readings are those the checks recorded in the ledger: every check
@@ -212,6 +185,8 @@ type monthFigures struct {
 	// projected counts the top-ups sent for a projected need alone; rated
 	// the checks whose readings gave a burn rate.
 	projected, rated int
+	// intents are the watchdog's record of its top-ups (monthRecorded).
+	intents []simcheck.Intent
 }
 
 // monthReplay replays the month against the oracle, check by check:
@@ -228,8 +203,8 @@ type monthFigures struct {
 //   - liveness, exact: at every check that read the balance, the account
 //     received a top-up request (or the watchdog crashed with its intent
 //     written) if and only if the oracle calls for a top-up;
-//   - rule 5: each request's outcome line is the one the account's answer
-//     calls for, after one attempt;
+//   - each top-up has one request, and its topup line one attempt
+//     (monthStatus; its outcome is checked by monthRecord);
 //   - then monthNeedsWait bounds how long a need waits.
 func monthReplay(v *monthVerdict, checks []monthCheck) monthFigures {
 	s := v.s
@@ -277,37 +252,40 @@ func monthReplay(v *monthVerdict, checks []monthCheck) monthFigures {
 		}
 		if got.Action == "top_up" {
 			o.intents = append(o.intents, monthIntent{at: c.at, before: c.balance, status: monthStatus(v, c, &f)})
+			f.intents = append(f.intents, monthRecorded(c, s.Window))
 		}
 	}
 	monthNeedsWait(v, checks, blocked, &f)
 	return f
 }
 
-// monthStatus checks the outcome of the check's top-up against rule 5 and
-// returns it as the policy sees it.
+// monthStatus checks that the check's top-up made one request, in one
+// attempt, on the balance the check read, and returns its outcome as the
+// policy sees it: the one the README's table of top-up outcomes gives the
+// account's answer (monthRecord checks that the topup line says so).
 func monthStatus(v *monthVerdict, c *monthCheck, f *monthFigures) policy.Status {
 	if c.crash != "" {
 		f.outcomes["crashed "+c.crash]++
 		return policy.Pending // the intent stays pending in the ledger
 	}
 	if len(c.requests) != 1 || c.topUp == nil {
-		v.fail("rule 5", "%s: a top-up with %d requests and topup line %+v", c.at, len(c.requests), c.topUp)
+		v.fail(simcheck.Outcome, "%s: a top-up with %d requests and topup line %+v", c.at, len(c.requests), c.topUp)
 		return policy.Pending
 	}
 	req := c.requests[0]
-	want := monthOutcome(req)
-	f.outcomes[want]++
-	if c.topUp.Outcome != want || c.topUp.Attempts != 1 {
-		v.fail("rule 5", "%s: the account answered %d (fault %q), the topup line says %s after %d attempts, want %s after 1",
-			c.at, req.Status, req.Fault, c.topUp.Outcome, c.topUp.Attempts, want)
+	want := simcheck.OutcomeOf(req)
+	f.outcomes[string(want)]++
+	if c.topUp.Attempts != 1 {
+		v.fail(simcheck.Outcome, "%s: the account answered %d (fault %q), the topup line says %s after %d attempts, want 1: nothing of the month is retried",
+			c.at, req.Status, req.Fault, c.topUp.Outcome, c.topUp.Attempts)
 	}
 	if !req.BalanceBefore.Equal(c.balance) {
 		v.fail("reads", "%s: the request found balance %s, the check read %s", c.at, req.BalanceBefore, c.balance)
 	}
 	switch want {
-	case string(ledger.Rejected):
+	case ledger.Rejected:
 		return policy.Rejected
-	case string(ledger.NotSent):
+	case ledger.NotSent:
 		return policy.NotSent
 	}
 	return policy.Pending

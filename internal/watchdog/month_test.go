@@ -8,9 +8,10 @@ package watchdog_test
 // (TOPUP_POLICY threshold and predictive). Afterwards the fault storm's
 // invariants are checked against what the account recorded (every top-up
 // request, its result, when its credit showed) and against the watchdog's
-// log lines, every decision against internal/oracle (month_replay_test.go),
-// and every byte the watchdog wrote (logs, errors, ledger, metrics,
-// notifications) is swept for the secret and the trx.
+// log lines, with the storm's checker (internal/simcheck), every decision
+// against internal/oracle (month_replay_test.go), and every byte the
+// watchdog wrote (logs, errors, ledger, metrics, notifications) is swept for
+// every form of the secret, the trx and the Basic token (internal/secrettest).
 //
 // TOPUP_MONTH_SEED=n runs another month; a failure names its seed.
 
@@ -38,6 +39,7 @@ import (
 	"github.com/topup-watchdog/topup-watchdog/internal/metrics"
 	"github.com/topup-watchdog/topup-watchdog/internal/notify"
 	"github.com/topup-watchdog/topup-watchdog/internal/replay"
+	"github.com/topup-watchdog/topup-watchdog/internal/secrettest"
 	"github.com/topup-watchdog/topup-watchdog/internal/sim"
 	"github.com/topup-watchdog/topup-watchdog/internal/vonage"
 	"github.com/topup-watchdog/topup-watchdog/internal/watchdog"
@@ -45,7 +47,7 @@ import (
 )
 
 // The month's operator settings: a refill from below 20 EUR up to 60 EUR, with
-// 40 EUR a top-up (monthRig.account), takes one to three top-ups, one credit
+// 40 EUR a top-up (monthWorld.account), takes one to three top-ups, one credit
 // at a time. Interval is the schedule's, which the automatic lead time of the
 // predictive policy counts (the replay driver gives it to the watchdog as
 // Options.Interval).
@@ -61,8 +63,9 @@ const (
 	// monthShortDays is both months with -short.
 	monthShortDays = 7
 	// monthInterval is the schedule: 21,600 checks in 30 days. One a minute
-	// would double the month's time (about 150s a policy under -race on a
-	// loaded 2-core machine); see the file ledger at monthRig.
+	// would more than double the month's time (33-41s a policy under -race,
+	// both side by side on a loaded 2-core machine, against 14s); see the
+	// file ledger at monthWorld.
 	monthInterval = 2 * time.Minute
 	// monthCreditDelay is longer than the interval: the check after a
 	// top-up never sees its credit. It is shorter than the window, as it
@@ -112,14 +115,13 @@ func TestAMonthOfBurstyTrafficKeepsTheInvariants(t *testing.T) {
 // runMonth runs days of the month under s and checks them.
 func runMonth(t *testing.T, seed uint64, s policy.Settings, days int) {
 	began := time.Now()
-	r := newMonthRig(t, seed, s, days)
+	r := newMonthWorld(t, seed, s, days)
 	checks := r.run(days)
 	elapsed := time.Since(began)
 	v := &monthVerdict{t: t, seed: seed, s: s, broken: map[string]int{}}
 	tops := r.acct.TopUps()
-	monthWindowHolds(v, tops)
 	f := monthReplay(v, checks)
-	f.most24h, f.mostApplied24h = monthCapHolds(v, tops)
+	f.most24h, f.mostApplied24h = monthRecord(v, tops, f.intents)
 	if s.Predictive && f.projected == 0 {
 		v.fail("projection", "no top-up went out for a projected need (reason %s): the predictive month tested nothing of its own",
 			policy.ReasonProjectedBelowThreshold)
@@ -128,30 +130,35 @@ func runMonth(t *testing.T, seed uint64, s policy.Settings, days int) {
 	r.report(tops, f, elapsed)
 }
 
-// monthRig is the account, the replay driver running the watchdog over its
+// monthWorld is the account, the replay driver running the watchdog over its
 // real client, and everything the watchdog writes to.
 //
 // The ledger is a ledger.Memory that goes through the real file at every
 // stop and start, and every six hours: a stop writes its state with
 // ledger.File, a start opens the file and reads it back. That is what a
 // restart of a process on the file ledger sees, crashes included, since
-// File.Update returns only once the change is in the file, durably, or in
-// its readings journal, which a killed process leaves behind: a crash
-// leaves in the file exactly what the memory ledger holds. The readings the
-// burn rate is worked from go through the file too, the newest of them
-// through its readings journal (persist), and every start checks that the
-// file gave back each reading the stop wrote. The file ledger is not used
-// for every check because of what File.Update costs even so: a check that
-// changes no record writes nothing but its reading to the journal, yet
-// each call clones the state, encodes its records to compare them with the
-// file's and looks at its lock file, and each change of a record rewrites
-// the file with an fsync. Measured again with the replay driver, over 7
-// days at one check a minute (threshold policy alone, a loaded 2-CPU
-// machine, two runs each): the file ledger took 22-27s under -race
-// (5.4-6.9s without), the memory one 11-13s (3.6s); File.Update was 35% of
-// the CPU of the file ledger's run without -race, the records' encoding
-// 14%.
-type monthRig struct {
+// File.Update returns only once the change is in the file or in its
+// readings journal: a change of a record rewrites the file durably (a
+// temporary file, fsync, rename, fsync of the folder) and starts the
+// journal again; a change that only adds readings appends them to the
+// journal with one write and no fsync, which a killed process leaves
+// behind all the same. So a crash leaves in the file and its journal
+// exactly what the memory ledger holds. The readings the burn rate is
+// worked from go through the file too, the newest of them through its
+// readings journal (persist), and every start checks that the file gave
+// back each reading the stop wrote. The file ledger is not used for every
+// check because of what File.Update costs even so: a check that changes
+// nothing writes nothing, and one that only adds its reading writes one
+// line to the journal (or rewrites the file once the journal is full), yet
+// each call looks at its lock file, clones the state and encodes its
+// records to compare them with the file's, and each change of a record
+// validates the state, encodes it and decodes it back before it rewrites
+// the file. Measured again with the replay driver, over 7 days at one
+// check a minute (threshold policy alone, a loaded 2-CPU machine, two runs
+// each): the file ledger took 13-14s under -race (1.8-2.5s without), the
+// memory one 6.7-7.1s (1.1-1.3s); File.Update was 41% of the CPU of the
+// file ledger's run without -race, the records' encoding 16%.
+type monthWorld struct {
 	t        *testing.T
 	s        policy.Settings
 	rng      *rand.Rand
@@ -163,6 +170,7 @@ type monthRig struct {
 	side     *syncBuffer // the notifier's log lines and the webhook bodies
 	errs     *syncBuffer // the text of every error the watchdog reported
 	ledgers  int         // bytes of ledger file and readings journal swept
+	swept    *secrettest.Sweep
 	metrics  *metrics.Metrics
 	notifier *notify.Notifier
 	stopHook func()
@@ -179,11 +187,12 @@ type monthRig struct {
 	restored, lost, journaled int
 }
 
-func newMonthRig(t *testing.T, seed uint64, s policy.Settings, days int) *monthRig {
-	r := &monthRig{t: t, s: s, rng: rand.New(rand.NewPCG(seed, 0x6d6f6e7468)),
+func newMonthWorld(t *testing.T, seed uint64, s policy.Settings, days int) *monthWorld {
+	r := &monthWorld{t: t, s: s, rng: rand.New(rand.NewPCG(seed, 0x6d6f6e7468)),
 		clock: clocktest.New(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)),
 		path:  filepath.Join(t.TempDir(), "state.json"),
-		logs:  &syncBuffer{}, side: &syncBuffer{}, errs: &syncBuffer{}, crashes: map[string]int{}}
+		logs:  &syncBuffer{}, side: &syncBuffer{}, errs: &syncBuffer{}, crashes: map[string]int{},
+		swept: secrettest.New(monthSecrets()...)}
 	acct, err := sim.New(r.account(seed, days))
 	if err != nil {
 		t.Fatal(err)
@@ -204,7 +213,7 @@ func newMonthRig(t *testing.T, seed uint64, s policy.Settings, days int) *monthR
 // scriptReads, so that every check consumes exactly what it was given.
 // The faults are those that cost no wall time: a 429's Retry-After (1s) is
 // above the watchdog's MaxRetryAfter, so it ends the attempt as not sent.
-func (r *monthRig) account(seed uint64, days int) sim.Config {
+func (r *monthWorld) account(seed uint64, days int) sim.Config {
 	cfg := sim.Config{
 		APIKey: apiKey, APISecret: apiSecret, TRX: trx, Now: r.clock.Now, Seed: int64(seed),
 		Balance: eur("80"), AutoReload: true, TopUpAmount: eur("40"), CreditDelay: monthCreditDelay,
@@ -235,7 +244,7 @@ func monthBackoff() retry.Backoff {
 }
 
 // startNotifier delivers notifications to a webhook that keeps their bodies.
-func (r *monthRig) startNotifier() {
+func (r *monthWorld) startNotifier() {
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, _ := io.ReadAll(req.Body)
 		_, _ = r.side.Write(append(body, '\n'))
@@ -274,10 +283,10 @@ func (r *monthRig) startNotifier() {
 // still during a check: a decision reports the balance the account held at
 // the check's instant (monthCheck.balance, taken before it), a top-up
 // request is received at the instant its intent was written (the exact
-// window of monthWindowHolds) and ends then (the oracle's top-ups). The
+// window of monthRecord) and ends then (the oracle's top-ups). The
 // retry waits the month's backoffs ask for are a microsecond apart, and a
 // Retry-After is never honoured (over MaxRetryAfter), so nothing is lost.
-func (r *monthRig) start() {
+func (r *monthWorld) start() {
 	auth := vonage.AuthQuery
 	if r.starts%2 == 1 {
 		auth = vonage.AuthBasic
@@ -303,12 +312,12 @@ func (r *monthRig) start() {
 }
 
 // stop is a process ending, cleanly or not: the state is already on disk.
-func (r *monthRig) stop() {
+func (r *monthWorld) stop() {
 	r.client.CloseIdleConnections()
 	r.stopped = r.persist()
 }
 
-func (r *monthRig) observeErr(e watchdog.Event) {
+func (r *monthWorld) observeErr(e watchdog.Event) {
 	var err error
 	switch e := e.(type) {
 	case watchdog.CheckFailed:

@@ -18,14 +18,14 @@ func drainingAccount() sim.Config {
 	return acct
 }
 
-func predictive(lead time.Duration) func(*rigOptions) {
-	return func(o *rigOptions) {
+func predictive(lead time.Duration) func(*worldOptions) {
+	return func(o *worldOptions) {
 		o.settings.Predictive, o.settings.LeadTime = true, lead
 	}
 }
 
 // decisionAt returns the decision line of check i (from 0).
-func (r *rig) decisionAt(i int) map[string]any {
+func (r *world) decisionAt(i int) map[string]any {
 	r.t.Helper()
 	ds := r.lines("decision")
 	if i >= len(ds) {
@@ -51,7 +51,7 @@ func decimalField(t *testing.T, line map[string]any, field string) decimal.Decim
 // below the 10 EUR threshold once the balance is below 25 EUR: the top-up
 // goes out while the balance is still above the threshold, once.
 func TestThePredictivePolicyTopsUpWhileTheBalanceIsStillAboveTheThreshold(t *testing.T) {
-	r := newRig(t, drainingAccount(), predictive(5*time.Minute))
+	r := newWorld(t, drainingAccount(), predictive(5*time.Minute))
 	r.every(30*time.Second, 24) // 12 minutes: 40 EUR down to 25 by minute 5, the credit a minute later
 
 	if n := r.topUpRequests(); n != 1 {
@@ -85,7 +85,7 @@ func TestThePredictivePolicyTopsUpWhileTheBalanceIsStillAboveTheThreshold(t *tes
 // The threshold policy reports the burn rate and the projection too, and
 // acts on the balance alone.
 func TestTheThresholdPolicyLogsTheProjectionAndIgnoresIt(t *testing.T) {
-	r := newRig(t, drainingAccount())
+	r := newWorld(t, drainingAccount())
 	r.every(30*time.Second, 12) // 6 minutes: 40 EUR down to 22
 	if n := r.topUpRequests(); n != 0 {
 		t.Fatalf("%d top-up requests above the threshold, want 0", n)
@@ -110,7 +110,7 @@ func TestTheThresholdPolicyLogsTheProjectionAndIgnoresIt(t *testing.T) {
 func TestTheAutomaticLeadTimeFollowsTheCreditDelay(t *testing.T) {
 	acct := defaultAccount()
 	acct.Balance, acct.DrainPerSecond = eur("11"), eur("0.01")
-	r := newRig(t, acct)
+	r := newWorld(t, acct)
 	r.every(30*time.Second, 10) // below 10 EUR after 100 s; credited a minute after
 	if n := len(r.lines("topup confirmed")); n != 1 {
 		t.Fatalf("%d confirmations, want 1", n)
@@ -128,7 +128,7 @@ func TestTheAutomaticLeadTimeFollowsTheCreditDelay(t *testing.T) {
 // A restart reads the readings back: the first check after it knows the
 // burn rate.
 func TestARestartKeepsTheBurnRate(t *testing.T) {
-	r := newRig(t, drainingAccount())
+	r := newWorld(t, drainingAccount())
 	r.every(30*time.Second, 4)
 	r.restart()
 	r.check()

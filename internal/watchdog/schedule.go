@@ -71,10 +71,10 @@ func (w *Watchdog) loop(ctx context.Context, schedule cron.Schedule, job func(le
 		took := w.opts.Monotonic() - startedMono
 		wait := next.Sub(started) - took
 		if wait <= 0 { // the check outlasted its next run time: skip it
-			if !due.IsZero() { // the first check runs at once, not at a run time: nothing was due
-				w.log.Warn(msgCheckSkipped, zap.Int64(fieldDurationMS, took.Milliseconds()))
-			}
 			now := w.opts.Now()
+			if !due.IsZero() { // the first check runs at once, not at a run time: nothing was due
+				w.skipped(now, took, skippedRuns(schedule, next, started.Add(took)))
+			}
 			next = schedule.Next(now)
 			wait = next.Sub(now)
 		}
@@ -89,6 +89,45 @@ func (w *Watchdog) loop(ctx context.Context, schedule cron.Schedule, job func(le
 		case <-w.opts.After(wait):
 		}
 	}
+}
+
+// maxSkippedCounted bounds the count of skipped runs: a check that hung for
+// a day on "@every 1s" is not worth counting 86400 run times for.
+const maxSkippedCounted = 1000
+
+// skippedRuns counts the run times of schedule from next up to end, next
+// included: those a check that ended at end outlasted. The span is the
+// check's on the monotonic clock, from its start on the wall clock, so a
+// step of the wall clock during the check counts no run.
+func skippedRuns(schedule cron.Schedule, next, end time.Time) int {
+	runs := 1
+	for t := schedule.Next(next); runs < maxSkippedCounted && !t.IsZero() && !t.After(end); t = schedule.Next(t) {
+		runs++
+	}
+	return runs
+}
+
+// skipped warns that the check that ran took outlasted runs run times, and
+// reports it.
+func (w *Watchdog) skipped(now time.Time, took time.Duration, runs int) {
+	w.log.Warn(skippedMessage(took, runs), zap.Int64(fieldDurationMS, took.Milliseconds()), zap.Int(fieldRuns, runs))
+	w.opts.Observer.Observe(CheckSkipped{At: now, Ran: took, Runs: runs})
+}
+
+// skippedMessage says in words what a skipped-check line is about.
+func skippedMessage(took time.Duration, runs int) string {
+	ran := took.Round(time.Millisecond)
+	if took >= time.Second {
+		ran = took.Round(100 * time.Millisecond)
+	}
+	if runs == 1 {
+		return fmt.Sprintf("%s: the previous check ran %s, past this run's time", msgCheckSkipped, ran)
+	}
+	more := ""
+	if runs >= maxSkippedCounted {
+		more = " or more"
+	}
+	return fmt.Sprintf("%s: the previous check ran %s, past %d%s run times", msgCheckSkipped, ran, runs, more)
 }
 
 // cronLogger sends the messages of cron's job wrappers to zap: routine
@@ -126,4 +165,30 @@ func stackOf(kv []any) string {
 		}
 	}
 	return ""
+}
+
+// tick asks the fleet for the tick and reports whether this replica reads
+// the balance.
+func (w *Watchdog) tick(ctx context.Context, lease time.Duration) bool {
+	t, err := w.opts.Fleet.Tick(ctx, lease)
+	now := w.now()
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return false // shutting down
+	case err != nil:
+		w.log.Warn(msgTickFailed, zap.Error(err))
+		w.opts.Observer.Observe(TickFailed{At: now, Err: err})
+		return true
+	case !t.Won:
+		fields := []zap.Field{zap.String(fieldHolder, t.Holder)}
+		if t.Last != nil {
+			fields = append(fields, zap.String(fieldBalance, t.Last.Balance.String()),
+				zap.Int64(fieldAgeMS, now.Sub(t.Last.At).Milliseconds()))
+		}
+		w.log.Debug(msgTickTaken, fields...)
+		w.opts.Observer.Observe(TickSkipped{At: now, Holder: t.Holder, Last: t.Last})
+		return false
+	}
+	w.opts.Observer.Observe(TickWon{At: now})
+	return true
 }

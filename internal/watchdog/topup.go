@@ -24,11 +24,14 @@ func (w *Watchdog) send(ctx context.Context, intent ledger.Record, claimed readi
 		holdUntil = end.wall.Add(min(res.hold, ledger.MaxHold))
 	}
 	pending := w.clock.unapplied()
-	var unseen time.Duration
+	var (
+		unseen time.Duration
+		found  bool
+	)
 	err := w.ledger.Update(context.WithoutCancel(ctx), func(st *ledger.State) error {
 		unseen = w.settleClock(st, end, pending)
 		r := st.Find(intent.ID)
-		if r == nil { // pruned meanwhile: nothing to record
+		if found = r != nil; !found { // pruned meanwhile: nothing to record
 			return nil
 		}
 		r.Outcome, r.Attempts, r.Error, r.FinishedAt = res.outcome, res.attempts, errorText(res.err), end.wall
@@ -56,6 +59,7 @@ func (w *Watchdog) send(ctx context.Context, intent ledger.Record, claimed readi
 			zap.String(fieldOutcome, string(res.outcome)), zap.Error(err))
 		w.opts.Observer.Observe(LedgerFailed{At: end.wall, Err: err})
 	}
+	w.noteTopUp(ev, err == nil && found)
 	w.opts.Observer.Observe(ev)
 }
 

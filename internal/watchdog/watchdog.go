@@ -135,6 +135,7 @@ type Watchdog struct {
 	clock    *clock
 	mu       sync.Mutex // one check at a time
 	failures failureLog
+	alarms   alarms // under mu
 	// seen is the ledger's state as this process last wrote or read it
 	// (under mu): what a check decides on when the ledger cannot be read.
 	// next is the state an update is writing, which becomes seen once it
@@ -219,18 +220,6 @@ func New(api Vonage, l Ledger, o Options) *Watchdog {
 		failures: failureLog{every: o.RepeatEvery}}
 }
 
-// sleep waits d on a timer, or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	case <-t.C:
-		return nil
-	}
-}
-
 func randomID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never returns an error
@@ -300,8 +289,13 @@ type claim struct {
 	confirmed   []ledger.Record
 	unconfirmed []ledger.Record
 	redated     []string
-	windowOpen  bool
-	spend       decimal.Decimal // since the ledger's last reading
+	// wasOpen is whether a window was open on the state decided on, as the
+	// decision line shows it; windowOpen is whether one is open after the
+	// check (its own intent opens one), as the Decided event tells it.
+	wasOpen, windowOpen bool
+	// rejection is the rejected top-up that blocks new ones, if any.
+	rejection rejection
+	spend     decimal.Decimal // since the ledger's last reading
 }
 
 // decide reconciles earlier top-ups with the balance read, applies the policy
@@ -352,6 +346,7 @@ func (w *Watchdog) decide(ctx context.Context, bal vonage.Balance) (claim, error
 			}
 		}
 		w.reportDecision(now, bal, c, false)
+		w.noteDecided(bal.AutoReload, c, ran)
 		w.ledgerFailed(now, err, c.decision.Action == policy.ActionTopUp && !w.opts.DryRun)
 		return claim{}, err
 	}
@@ -368,6 +363,7 @@ func (w *Watchdog) decide(ctx context.Context, bal vonage.Balance) (claim, error
 	}
 	w.reportReconciled(now, bal, c)
 	w.reportDecision(now, bal, c, true)
+	w.noteDecided(bal.AutoReload, c, true)
 	if c.lost {
 		w.log.Info(msgClaimLost)
 		w.opts.Observer.Observe(ClaimLost{At: now})
@@ -395,7 +391,9 @@ func (w *Watchdog) apply(st *ledger.State, bal vonage.Balance, at reading, pendi
 	})
 	// After this check a window is open if one was before it (the records
 	// Prune drops below are older than any window) or its intent opens one.
-	c.windowOpen = s.WindowOpen(w.topUps, now)
+	c.wasOpen = s.WindowOpen(w.topUps, now)
+	c.windowOpen = c.wasOpen
+	c.rejection = holdingRejection(st, now, s.Window)
 	st.Refilling = c.decision.Refilling
 	if n := len(st.Readings); n > 0 && st.Readings[n-1].At.Before(now) {
 		c.spend = policy.Spend(st.Readings[n-1].Balance, bal.Value)
@@ -411,30 +409,4 @@ func (w *Watchdog) apply(st *ledger.State, bal vonage.Balance, at reading, pendi
 	st.Reading = &ledger.Reading{At: now, Balance: bal.Value, AutoReload: bal.AutoReload, Replica: w.opts.Replica}
 	st.AddReading(*st.Reading)
 	return c, unseen
-}
-
-// tick asks the fleet for the tick and reports whether this replica reads
-// the balance.
-func (w *Watchdog) tick(ctx context.Context, lease time.Duration) bool {
-	t, err := w.opts.Fleet.Tick(ctx, lease)
-	now := w.now()
-	switch {
-	case err != nil && ctx.Err() != nil:
-		return false // shutting down
-	case err != nil:
-		w.log.Warn(msgTickFailed, zap.Error(err))
-		w.opts.Observer.Observe(TickFailed{At: now, Err: err})
-		return true
-	case !t.Won:
-		fields := []zap.Field{zap.String(fieldHolder, t.Holder)}
-		if t.Last != nil {
-			fields = append(fields, zap.String(fieldBalance, t.Last.Balance.String()),
-				zap.Int64(fieldAgeMS, now.Sub(t.Last.At).Milliseconds()))
-		}
-		w.log.Debug(msgTickTaken, fields...)
-		w.opts.Observer.Observe(TickSkipped{At: now, Holder: t.Holder, Last: t.Last})
-		return false
-	}
-	w.opts.Observer.Observe(TickWon{At: now})
-	return true
 }

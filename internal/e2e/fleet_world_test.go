@@ -3,14 +3,12 @@ package e2e
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -49,10 +47,10 @@ const (
 	msgFleetTooOld     = "intent too old to send"
 )
 
-// fleet is one fleet test's world: a rig (the account, the receiver, the
+// fleet is one fleet test's world (the account, the receiver, the
 // logbook, the sweep) with one Redis, and the replicas started on it.
 type fleet struct {
-	*rig
+	*world
 	redis *redistest.Server
 	rc    *redis.Client // the test's own client of redis
 	root  string        // holds the replicas' state folders, which must never be created
@@ -60,6 +58,8 @@ type fleet struct {
 	// noKeys is set by a test in which no replica may write Redis (it
 	// refuses their password): the finish then wants no key at all.
 	noKeys bool
+	// arrivals is what the ledger held as each top-up request arrived.
+	arrivals *arrivals
 }
 
 // replica is one replica: one start of the binary.
@@ -82,19 +82,21 @@ type fleetOptions struct {
 // requires redisPassword, and points the replicas' TOPUP_REDIS_URL at it.
 func newFleet(t *testing.T, o fleetOptions) *fleet {
 	t.Helper()
-	r := newRig(t, rigOptions{account: o.account, env: o.env, processEveryTopUp: o.processEveryTopUp})
+	arr := &arrivals{}
+	r := newWorld(t, worldOptions{account: o.account, env: o.env, processEveryTopUp: o.processEveryTopUp, beforeTopUp: arr.note})
 	srv := redistest.Start(t, append([]string{"--requirepass", redisPassword}, o.redisArgs...)...)
 	if !strings.Contains(srv.URL(), redisPassword) {
 		t.Fatalf("redistest's URL does not hold the password: the tests would not prove it stays out of the output")
 	}
-	f := &fleet{rig: r, redis: srv, root: t.TempDir(),
+	f := &fleet{world: r, redis: srv, root: t.TempDir(), arrivals: arr,
 		rc: redis.NewClient(&redis.Options{Addr: srv.Addr, Password: redisPassword, DialTimeout: time.Second})}
+	arr.watch(f.rc)
 	if _, set := r.env["TOPUP_REDIS_URL"]; !set {
 		r.env["TOPUP_REDIS_URL"] = srv.URL()
 	}
 	// Cleanups run last first: the processes are killed (their cleanups
 	// come later), then finish reads Redis, then Redis stops, then the
-	// rig sweeps everything.
+	// world sweeps everything.
 	t.Cleanup(func() { _ = f.rc.Close() })
 	t.Cleanup(f.finish)
 	return f
@@ -175,7 +177,7 @@ func (f *fleet) get(rep *replica, path string) (status int, body string) {
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
-	f.sweep.add(fmt.Sprintf("replica %d %s", rep.n, path), data)
+	f.sweep.Add(fmt.Sprintf("replica %d %s", rep.n, path), data)
 	return resp.StatusCode, string(data)
 }
 
@@ -238,7 +240,7 @@ func (f *fleet) finish() {
 			entries, _ := os.ReadDir(rep.stateDir)
 			for _, e := range entries {
 				if data, err := os.ReadFile(filepath.Join(rep.stateDir, e.Name())); err == nil {
-					f.sweep.add(fmt.Sprintf("replica %d state folder %s", rep.n, e.Name()), data)
+					f.sweep.Add(fmt.Sprintf("replica %d state folder %s", rep.n, e.Name()), data)
 				}
 			}
 		}
@@ -254,122 +256,6 @@ func (f *fleet) finish() {
 		f.t.Errorf("%d line(s) of the replicas' output are not JSON log lines (a library's own logger: it bypasses the log's format and its redaction), first [%d %s]: %s",
 			len(stray), stray[0].proc, stray[0].stream, stray[0].text)
 	}
-}
-
-// sweepRedis adds every key and value in Redis to the sweep, and checks the
-// keys: none names the API key, all share one hash tag.
-func (f *fleet) sweepRedis() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	keys, err := f.rc.Keys(ctx, "*").Result()
-	if err != nil {
-		if !f.t.Failed() {
-			f.t.Errorf("redis sweep: list the keys: %v", err)
-		}
-		return
-	}
-	slices.Sort(keys)
-	switch {
-	case f.noKeys && len(keys) > 0:
-		f.t.Errorf("redis holds keys %q, want none: no replica could authenticate", keys)
-	case !f.noKeys && len(keys) == 0:
-		f.t.Errorf("redis sweep: no key in redis: nothing of the fleet to sweep")
-	}
-	tags := map[string]bool{}
-	for _, k := range keys {
-		data, err := dumpKey(ctx, f.rc, k)
-		if err != nil {
-			f.t.Errorf("redis sweep: read %s: %v", k, err)
-			continue
-		}
-		f.sweep.add("redis key "+k, append([]byte(k+"\n"), data...))
-		if strings.Contains(k, testKey) {
-			f.t.Errorf("redis key %q holds the API key: keys are scoped by a hash of it", k)
-		}
-		if i, j := strings.Index(k, "{"), strings.Index(k, "}"); i >= 0 && j > i {
-			tags[k[i:j+1]] = true
-		} else {
-			f.t.Errorf("redis key %q has no hash tag", k)
-		}
-	}
-	if len(tags) > 1 {
-		f.t.Errorf("the fleet's keys %q have %d hash tags, want one: one account's keys share a slot", keys, len(tags))
-	}
-	f.t.Logf("redis sweep: %d keys %q", len(keys), keys)
-}
-
-// dumpKey reads a key's value whatever its type.
-func dumpKey(ctx context.Context, c *redis.Client, k string) ([]byte, error) {
-	typ, err := c.Type(ctx, k).Result()
-	if err != nil {
-		return nil, err
-	}
-	var v any
-	switch typ {
-	case "string":
-		return c.Get(ctx, k).Bytes()
-	case "hash":
-		v, err = c.HGetAll(ctx, k).Result()
-	case "list":
-		v, err = c.LRange(ctx, k, 0, -1).Result()
-	case "set":
-		v, err = c.SMembers(ctx, k).Result()
-	case "zset":
-		v, err = c.ZRangeWithScores(ctx, k, 0, -1).Result()
-	case "stream":
-		v, err = c.XRange(ctx, k, "-", "+").Result()
-	default:
-		var s string
-		s, err = c.Dump(ctx, k).Result()
-		v = s
-	}
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(v)
-}
-
-// redisLedger reads the fleet's ledger from Redis (the one key named
-// <prefix>:{<hash>}:ledger), adds it to the sweep and decodes it; ok is
-// false when there is no such key.
-func (f *fleet) redisLedger() (st ledger.State, ok bool) {
-	f.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	keys, err := f.rc.Keys(ctx, "*:ledger").Result()
-	if err != nil {
-		f.t.Fatalf("list the ledger keys in redis: %v", err)
-	}
-	switch len(keys) {
-	case 0:
-		return ledger.State{}, false
-	case 1:
-	default:
-		f.t.Fatalf("redis holds %d ledger keys %q, want one", len(keys), keys)
-	}
-	if !strings.HasPrefix(keys[0], "topup-watchdog:{") || strings.Contains(keys[0], testKey) {
-		f.t.Errorf("ledger key %q, want topup-watchdog:{<hash of the api key>}:ledger", keys[0])
-	}
-	data, err := f.rc.Get(ctx, keys[0]).Bytes()
-	if err != nil {
-		f.t.Fatalf("GET %s: %v", keys[0], err)
-	}
-	f.sweep.add("redis "+keys[0], data)
-	st, err = ledger.Decode(data)
-	if err != nil {
-		f.t.Fatalf("decode the ledger in redis: %v\n%s", err, data)
-	}
-	return st, true
-}
-
-// mustLedger is redisLedger for a ledger that must exist.
-func (f *fleet) mustLedger() ledger.State {
-	f.t.Helper()
-	st, ok := f.redisLedger()
-	if !ok {
-		f.t.Fatalf("no ledger key in redis; last output:\n%s", f.book.tail(30))
-	}
-	return st
 }
 
 // record returns the ledger record of intent id, or nil.
@@ -457,27 +343,6 @@ func (f *fleet) waitConfirmed(limit time.Duration, id string) line {
 	return got
 }
 
-// checkNoDoubleTopUp fails the test for every top-up request that reached
-// the account while an earlier applied one was still uncredited and inside
-// its window. The window is counted from the earlier request's arrival,
-// the earliest its last attempt can end: a window from the recorded end
-// would only be longer.
-func checkNoDoubleTopUp(t *testing.T, tops []sim.TopUp, window time.Duration) {
-	t.Helper()
-	for i, ti := range tops {
-		if !ti.Applied {
-			continue
-		}
-		end := ti.ReceivedAt.Add(window)
-		for _, tj := range tops[i+1:] {
-			if tj.ReceivedAt.Before(ti.CreditAt) && tj.ReceivedAt.Before(end) {
-				t.Errorf("top-up #%d reached the account at %s while #%d (received %s) was applied, uncredited until %s and inside its window until %s",
-					tj.Seq, fleetStamp(tj.ReceivedAt), ti.Seq, fleetStamp(ti.ReceivedAt), fleetStamp(ti.CreditAt), fleetStamp(end))
-			}
-		}
-	}
-}
-
 // metricValue is the value of one series (name and labels as exposed, e.g.
 // topup_watchdog_fleet_ticks_total{result="won"}) in a /metrics body.
 func metricValue(body, series string) (float64, bool) {
@@ -505,14 +370,6 @@ func ticksOf(body string) string {
 		parts = append(parts, fmt.Sprintf("%s=%g", res, v))
 	}
 	return strings.Join(parts, " ")
-}
-
-// redisURLWith is the server's URL with another password ("" for none).
-func redisURLWith(srv *redistest.Server, password string) string {
-	if password == "" {
-		return "redis://" + srv.Addr + "/0"
-	}
-	return "redis://:" + password + "@" + srv.Addr + "/0"
 }
 
 // fleetStamp is a time for failure messages.

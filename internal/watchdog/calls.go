@@ -13,6 +13,25 @@ import (
 	"github.com/topup-watchdog/topup-watchdog/internal/vonage"
 )
 
+// The calls whose attempts are retried, as AttemptRetried and the
+// msgAttemptRetried line name them, and as vonage.Error does.
+const (
+	OpGetBalance = vonage.OpGetBalance
+	OpTopUp      = vonage.OpTopUp
+)
+
+// sleep waits d on a timer, or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-t.C:
+		return nil
+	}
+}
+
 // readBalance reads the balance, retrying what may succeed on a second try:
 // no answer, 429 and 5xx. It returns the attempts made.
 func (w *Watchdog) readBalance(ctx context.Context) (vonage.Balance, int, error) {
@@ -22,7 +41,7 @@ func (w *Watchdog) readBalance(ctx context.Context) (vonage.Balance, int, error)
 		attempts int
 		last     error
 	)
-	err := w.retry(ctx, b, func(ctx context.Context) (bool, error) {
+	err := w.retry(ctx, OpGetBalance, b, func(ctx context.Context) (bool, error) {
 		attempts++
 		var err error
 		bal, err = w.api.GetBalance(ctx)
@@ -43,9 +62,10 @@ func (w *Watchdog) readBalance(ctx context.Context) (vonage.Balance, int, error)
 // attempt (nil included), b stops, or ctx ends (checked before each attempt),
 // as retry.Do does, but waiting on Options.Sleep, so that a simulated clock
 // can carry the waits. It returns the last attempt's error, or ctx's cause
-// when ctx ended first.
-func (w *Watchdog) retry(ctx context.Context, b retry.Backoff, attempt func(context.Context) (again bool, err error)) error {
-	for {
+// when ctx ended first. Each attempt of op that is retried is reported;
+// the last is not: "check failed" or "topup" says how the call ended.
+func (w *Watchdog) retry(ctx context.Context, op string, b retry.Backoff, attempt func(context.Context) (again bool, err error)) error {
+	for n := 1; ; n++ {
 		if err := context.Cause(ctx); err != nil {
 			return err
 		}
@@ -57,8 +77,20 @@ func (w *Watchdog) retry(ctx context.Context, b retry.Backoff, attempt func(cont
 		if stop {
 			return err
 		}
+		w.retrying(op, n, next, err)
 		_ = w.opts.Sleep(ctx, next) // a wait cut short is caught at the top
 	}
+}
+
+// retrying reports that attempt n of op failed with err and is retried
+// after wait (a Retry-After included). The line is built only when debug
+// is on: a retry storm must not cost its fields at info.
+func (w *Watchdog) retrying(op string, n int, wait time.Duration, err error) {
+	if line := w.log.Check(zap.DebugLevel, msgAttemptRetried); line != nil {
+		line.Write(zap.String(fieldOp, op), zap.Int(fieldAttempt, n),
+			zap.Int64(fieldWaitMS, wait.Milliseconds()), zap.String(fieldError, errorText(err)))
+	}
+	w.opts.Observer.Observe(AttemptRetried{At: w.now(), Op: op, Attempt: n, Wait: wait, Err: err})
 }
 
 func readRetryable(err error) bool {
@@ -103,7 +135,7 @@ func (w *Watchdog) sendTopUp(ctx context.Context, claimed reading) sendResult {
 	b := &honourRetryAfter{next: w.opts.SendBackoff(), max: w.opts.MaxRetryAfter}
 	limit := w.opts.Settings.Window / 4
 	var r sendResult
-	_ = w.retry(ctx, b, func(ctx context.Context) (bool, error) {
+	_ = w.retry(ctx, OpTopUp, b, func(ctx context.Context) (bool, error) {
 		if age := w.read().mono - claimed.mono; age > limit {
 			r.outcome = ledger.NotSent
 			r.err = fmt.Errorf("%w: written %s ago, over a quarter of the %s window", errIntentTooOld,
@@ -128,7 +160,8 @@ func (w *Watchdog) sendTopUp(ctx context.Context, claimed reading) sendResult {
 	return r
 }
 
-// outcomeOf applies the contract's rule 5 to one attempt's error.
+// outcomeOf gives one attempt's error its outcome, as the README's table of
+// top-up outcomes does.
 func outcomeOf(err error) ledger.Outcome {
 	if err == nil {
 		return ledger.Succeeded

@@ -1,5 +1,11 @@
 package watchdog
 
+// The unit setup: a watchdog over fakes, for what the simulated account on
+// loopback (world_test.go, where the scenarios are) cannot reach: a ledger
+// write that fails, a crash point, time passing on the test's clock inside
+// a call, a Vonage answer the account never gives, a shutdown mid-call,
+// and the package's internals.
+
 import (
 	"context"
 	"errors"
@@ -27,17 +33,18 @@ type fakeVonage struct {
 	autoReload bool
 	amount     decimal.Decimal
 	topUps     int
-	// balanceErr and topUpErr, when set, answer the next calls in order.
-	balanceErr []error
-	topUpErr   []error
+	// topUpErr, when set, answers the next calls in order, with any error
+	// kind (the simulated account answers no 400).
+	topUpErr []error
 	// applyOnError applies a top-up even when it answers with an error
 	// (Vonage applied it but the answer was lost).
 	applyOnError bool
-	// creditLater holds applied top-ups back until credit() is called.
+	// creditLater keeps applied top-ups out of the balance: their credit
+	// lags past the test.
 	creditLater bool
-	owed        int
-	// during, when set, runs inside every top-up call, as time passing
-	// while the request is in flight.
+	// during, when set, runs inside every top-up call, as time passing on
+	// the test's clock while the request is in flight: what the simulated
+	// account, whose latency is wall time, cannot do.
 	during func()
 }
 
@@ -46,13 +53,6 @@ var _ Vonage = (*fakeVonage)(nil)
 func (f *fakeVonage) GetBalance(context.Context) (vonage.Balance, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.balanceErr) > 0 {
-		err := f.balanceErr[0]
-		f.balanceErr = f.balanceErr[1:]
-		if err != nil {
-			return vonage.Balance{}, err
-		}
-	}
 	return vonage.Balance{Value: f.balance, AutoReload: f.autoReload}, nil
 }
 
@@ -72,21 +72,11 @@ func (f *fakeVonage) TopUp(context.Context) error {
 		if e, ok := vonage.AsError(err); ok && !e.Sent {
 			return err
 		}
-		if f.creditLater {
-			f.owed++
-		} else {
+		if !f.creditLater {
 			f.balance = f.balance.Add(f.amount)
 		}
 	}
 	return err
-}
-
-// credit lets every applied top-up show in the balance.
-func (f *fakeVonage) credit() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.balance = f.balance.Add(f.amount.Mul(decimal.NewFromInt(int64(f.owed))))
-	f.owed = 0
 }
 
 func (f *fakeVonage) set(balance string) {
@@ -145,14 +135,13 @@ func (l *testLedger) state() ledger.State {
 	return s
 }
 
-// harness is one watchdog over the fakes, with its log lines captured.
-type harness struct {
+// unit is one watchdog over the fakes, with its log lines captured.
+type unit struct {
 	t      *testing.T
 	api    *fakeVonage
 	ledger *testLedger
 	clock  *clocktest.Clock
 	logs   *observer.ObservedLogs
-	events []Event
 	w      *Watchdog
 	opts   Options
 }
@@ -162,24 +151,24 @@ func eur(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 // noWait retries at once, up to 4 times.
 func noWait() retry.Backoff { return retry.WithMaxRetries(4, retry.NewConstant(time.Nanosecond)) }
 
-func newHarness(t *testing.T, balance string, edit ...func(*Options)) *harness {
+func newUnit(t *testing.T, balance string, edit ...func(*Options)) *unit {
 	t.Helper()
-	h := &harness{
+	u := &unit{
 		t:      t,
 		api:    &fakeVonage{balance: eur(balance), autoReload: true, amount: eur("50")},
 		ledger: newTestLedger(),
 		clock:  clocktest.New(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)),
 	}
-	h.opts = Options{
+	u.opts = Options{
 		Settings: policy.Settings{Threshold: eur("10"), Target: eur("10"), Window: 15 * time.Minute, MaxPerDay: 5},
-		Now:      h.clock.Now, Monotonic: h.clock.Monotonic, ReadBackoff: noWait, SendBackoff: noWait,
+		Now:      u.clock.Now, Monotonic: u.clock.Monotonic, ReadBackoff: noWait, SendBackoff: noWait,
 		NewID: counter(),
 	}
 	for _, e := range edit {
-		e(&h.opts)
+		e(&u.opts)
 	}
-	h.restart()
-	return h
+	u.restart()
+	return u
 }
 
 func counter() func() string {
@@ -188,29 +177,28 @@ func counter() func() string {
 }
 
 // restart builds a new watchdog on the same ledger, as a restarted process.
-func (h *harness) restart() {
+func (u *unit) restart() {
 	core, logs := observer.New(zap.DebugLevel)
-	h.logs = logs
-	o := h.opts
+	u.logs = logs
+	o := u.opts
 	o.Log = zap.New(core)
-	o.Observer = ObserverFunc(func(e Event) { h.events = append(h.events, e) })
-	h.w = New(h.api, h.ledger, o)
+	u.w = New(u.api, u.ledger, o)
 }
 
-func (h *harness) check() { h.w.Check(context.Background()) }
+func (u *unit) check() { u.w.Check(context.Background()) }
 
 // decisions returns "action/reason" of each decision line so far.
-func (h *harness) decisions() []string {
+func (u *unit) decisions() []string {
 	var out []string
-	for _, e := range h.logs.FilterMessage(msgDecision).All() {
+	for _, e := range u.logs.FilterMessage(msgDecision).All() {
 		m := e.ContextMap()
 		out = append(out, fmt.Sprintf("%s/%s", m[fieldAction], m[fieldReason]))
 	}
 	return out
 }
 
-func (h *harness) lines(msg string) []observer.LoggedEntry {
-	return h.logs.FilterMessage(msg).All()
+func (u *unit) lines(msg string) []observer.LoggedEntry {
+	return u.logs.FilterMessage(msg).All()
 }
 
 // vonageErr builds the client's error for one kind of failure.

@@ -21,13 +21,15 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/topup-watchdog/topup-watchdog/internal/ledger"
+	"github.com/topup-watchdog/topup-watchdog/internal/secrettest"
 	"github.com/topup-watchdog/topup-watchdog/internal/sim"
 )
 
-// rig is one test's world: a simulated account and a notification receiver
-// on loopback, the binary's configuration, every start of the binary, and
-// everything the binary wrote, for the secret sweep.
-type rig struct {
+// world is what one test runs the binary in: a simulated account and a
+// notification receiver on loopback, the binary's configuration, every
+// start of the binary (proc), and everything the binary wrote, for the
+// secret sweep.
+type world struct {
 	t       *testing.T
 	acct    *sim.Account
 	vonage  *httptest.Server
@@ -35,7 +37,7 @@ type rig struct {
 	env     map[string]string
 	metrics string // base URL of the binary's HTTP server
 	procs   []*proc
-	sweep   *sweep
+	sweep   *secrettest.Sweep
 
 	mu    sync.Mutex
 	reads []read // balance answers the account gave
@@ -47,24 +49,27 @@ type read struct {
 	value decimal.Decimal
 }
 
-// rigOptions are what a test changes from the defaults.
-type rigOptions struct {
+// worldOptions are what a test changes from the defaults.
+type worldOptions struct {
 	account  sim.Config // credentials are filled in
 	env      map[string]string
 	stateDir string // default: a fresh temporary folder
 	// processEveryTopUp has the account process every top-up it has read in
 	// full, even when the client has gone away meanwhile, as a server that
-	// does not watch its client would (see newRig).
+	// does not watch its client would (see newWorld).
 	processEveryTopUp bool
+	// beforeTopUp, if set, is called as each top-up request arrives, before
+	// the account reads it.
+	beforeTopUp func()
 }
 
 func eur(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 
-// newRig starts the account and the receiver and prepares the binary's
+// newWorld starts the account and the receiver and prepares the binary's
 // configuration: a check every second, query authentication and debug logs
 // (the most revealing settings), metrics on a loopback port and
 // notifications to the receiver.
-func newRig(t *testing.T, o rigOptions) *rig {
+func newWorld(t *testing.T, o worldOptions) *world {
 	t.Helper()
 	cfg := o.account
 	cfg.APIKey, cfg.APISecret, cfg.TRX = testKey, testSecret, testTRX
@@ -72,10 +77,13 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{t: t, acct: acct, book: newLogbook(), sweep: &sweep{}}
+	r := &world{t: t, acct: acct, book: newLogbook(), sweep: newSweep()}
 	h := acct.Handler()
 	if o.processEveryTopUp {
 		h = detachTopUps(h)
+	}
+	if o.beforeTopUp != nil {
+		h = beforeTopUps(h, o.beforeTopUp)
 	}
 	r.vonage = httptest.NewServer(r.recordReads(h))
 	t.Cleanup(func() {
@@ -113,10 +121,10 @@ func newRig(t *testing.T, o rigOptions) *rig {
 }
 
 // stateFile is the ledger's path.
-func (r *rig) stateFile() string { return r.env["TOPUP_STATE_FILE"] }
+func (r *world) stateFile() string { return r.env["TOPUP_STATE_FILE"] }
 
-// start starts the binary with the rig's configuration plus extra.
-func (r *rig) start(extra map[string]string) *proc {
+// start starts the binary with the world's configuration plus extra.
+func (r *world) start(extra map[string]string) *proc {
 	r.t.Helper()
 	env := make(map[string]string, len(r.env)+len(extra))
 	for k, v := range r.env {
@@ -131,13 +139,13 @@ func (r *rig) start(extra map[string]string) *proc {
 }
 
 // ledger reads the state file, adds it to the sweep, and decodes it.
-func (r *rig) ledger() ledger.State {
+func (r *world) ledger() ledger.State {
 	r.t.Helper()
 	data, err := os.ReadFile(r.stateFile())
 	if err != nil {
 		r.t.Fatalf("read the ledger: %v", err)
 	}
-	r.sweep.add("ledger "+r.stateFile(), data)
+	r.sweep.Add("ledger "+r.stateFile(), data)
 	s, err := ledger.Decode(data)
 	if err != nil {
 		r.t.Fatalf("decode the ledger: %v\n%s", err, data)
@@ -146,7 +154,7 @@ func (r *rig) ledger() ledger.State {
 }
 
 // waitAccount waits until cond holds for the account's counts.
-func (r *rig) waitAccount(limit time.Duration, what string, cond func(sim.Stats) bool) {
+func (r *world) waitAccount(limit time.Duration, what string, cond func(sim.Stats) bool) {
 	r.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
@@ -158,7 +166,7 @@ func (r *rig) waitAccount(limit time.Duration, what string, cond func(sim.Stats)
 
 // scrape reads the binary's /metrics into the sweep; it reports whether
 // the server answered.
-func (r *rig) scrape() bool {
+func (r *world) scrape() bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.metrics+"/metrics", nil)
@@ -174,12 +182,12 @@ func (r *rig) scrape() bool {
 	if err != nil || resp.StatusCode != http.StatusOK {
 		return false
 	}
-	r.sweep.add("metrics", body)
+	r.sweep.Add("metrics", body)
 	return true
 }
 
 // waitScrape scrapes /metrics once the running binary's server listens.
-func (r *rig) waitScrape(p *proc) {
+func (r *world) waitScrape(p *proc) {
 	r.t.Helper()
 	r.book.waitLines(r.t, waitLimit, p.n, "http server listening", 1)
 	if !r.scrape() {
@@ -188,36 +196,45 @@ func (r *rig) waitScrape(p *proc) {
 }
 
 // finish sweeps everything the binary wrote.
-func (r *rig) finish() {
-	r.sweep.add("stdout and stderr", []byte(r.book.text()))
+func (r *world) finish() {
+	r.sweep.Add("stdout and stderr", []byte(r.book.text()))
 	dir := filepath.Dir(r.stateFile())
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		if e.Type().IsRegular() {
 			if data, err := os.ReadFile(filepath.Join(dir, e.Name())); err == nil {
-				r.sweep.add("state folder "+e.Name(), data)
+				r.sweep.Add("state folder "+e.Name(), data)
 			}
 		}
 	}
-	r.sweep.check(r.t)
+	r.sweep.Check(r.t)
 }
 
 // startReceiver serves a notification webhook on loopback whose path holds
 // a token; every body it gets goes to the sweep.
-func (r *rig) startReceiver() string {
+func (r *world) startReceiver() string {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, _ := io.ReadAll(req.Body)
-		r.sweep.add("notification "+req.URL.Path, body)
-		r.sweep.count("notification")
+		r.sweep.Add("notification", body) // not its path: that holds the token
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	r.t.Cleanup(srv.Close)
 	return srv.URL + "/hooks/" + notifyToken
 }
 
+// beforeTopUps calls hook as each top-up request arrives, then serves it.
+func beforeTopUps(next http.Handler, hook func()) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path == sim.PathTopUp {
+			hook()
+		}
+		next.ServeHTTP(w, req)
+	})
+}
+
 // recordReads records every balance the account answered in full, with the
 // instant the answer was written.
-func (r *rig) recordReads(next http.Handler) http.Handler {
+func (r *world) recordReads(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.URL.Path != sim.PathBalance {
 			next.ServeHTTP(w, req)
@@ -244,7 +261,7 @@ func (r *rig) recordReads(next http.Handler) http.Handler {
 	})
 }
 
-func (r *rig) balanceReads() []read {
+func (r *world) balanceReads() []read {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]read(nil), r.reads...)
@@ -299,7 +316,7 @@ func detachTopUps(next http.Handler) http.Handler {
 }
 
 // freePort returns a loopback port that was free a moment ago and that no
-// other rig of this test run has taken, below the usual ephemeral range so
+// other world of this test run has taken, below the usual ephemeral range so
 // that no outgoing connection takes it between two starts of the binary.
 func freePort(t *testing.T) int {
 	t.Helper()
@@ -321,7 +338,7 @@ func freePort(t *testing.T) int {
 	return 0
 }
 
-// portsTaken are the ports freePort has handed out: a rig's binary binds its
+// portsTaken are the ports freePort has handed out: a world's binary binds its
 // port only when it starts, and again at every restart.
 var (
 	portsMu    sync.Mutex
