@@ -60,7 +60,7 @@ func unauthorized(a answer) *Error {
 	case s == nil:
 	case isAutoReloadDisabled(s.label):
 		e.Kind = KindAutoReloadDisabled
-	case s.code != "" && s.code != "401" && s.code != "200":
+	case s.code != "" && !codeIs(s.code, 401) && !codeIs(s.code, 200):
 		e.Kind = KindClient
 	}
 	return e
@@ -87,12 +87,31 @@ func errorCodeError(status int, doc document) *Error {
 	switch {
 	case s.code == "":
 		e.Err = unreadable("answer has an empty error-code")
-	case s.code == "401" && isAutoReloadDisabled(s.label):
+	case codeIs(s.code, 401) && isAutoReloadDisabled(s.label):
 		e.Kind = KindAutoReloadDisabled
-	case s.code == "401":
+	case codeIs(s.code, 401):
 		e.Kind = KindAuthFailed
 	}
 	return e
+}
+
+// codeIs reports whether an error-code, as the answer wrote it, is the
+// number n: "401", " 401 ", "0401", 401.0 and 4.01e2 all are 401. What a
+// code stands for must not depend on its spelling: a real "authentication
+// failed" classed a client error would leave the alarm, the readiness probe
+// and the notification silent. Only a decimal number (digits, one sign, a
+// point, an exponent) of at most 32 characters is read; anything else is no
+// number at all.
+func codeIs(code string, n int) bool {
+	code = strings.TrimSpace(code)
+	if code == strconv.Itoa(n) { // the common case, without parsing
+		return true
+	}
+	if len(code) == 0 || len(code) > 32 || strings.Trim(code, "0123456789.eE+-") != "" {
+		return false
+	}
+	f, err := strconv.ParseFloat(code, 64)
+	return err == nil && f == float64(n)
 }
 
 func isAutoReloadDisabled(label string) bool {

@@ -174,7 +174,7 @@ func asksForCredentials(status int) bool {
 // onlyRepeats reports whether s says nothing but what kind k already says,
 // as Vonage's own "401 authentication failed" does.
 func (s *said) onlyRepeats(k Kind) bool {
-	return len(s.fields) == 0 && (s.code == "" || s.code == "401") &&
+	return len(s.fields) == 0 && (s.code == "" || codeIs(s.code, 401)) &&
 		strings.EqualFold(strings.TrimSpace(s.label), k.String())
 }
 

@@ -52,7 +52,7 @@ func checkErrorCode(status int, doc document) *Error {
 	if v.typ != typeText && v.typ != typeNumber {
 		return malformed(status, errors.New("error-code is not a string or a number"))
 	}
-	if v.text == "200" {
+	if codeIs(v.text, 200) {
 		return nil
 	}
 	return errorCodeError(status, doc)

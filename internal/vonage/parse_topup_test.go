@@ -47,7 +47,10 @@ func topUpCases() []topUpCase {
 		{name: "2xx empty error-code", body: `{"error-code":""}`, kind: KindMalformed},
 		{name: "2xx no error-code", body: `{"error-code-label":"success"}`, kind: KindMalformed},
 		{name: "2xx empty object", body: `{}`, kind: KindMalformed},
-		{name: "2xx error-code 200.0", body: `{"error-code":200.0}`, kind: KindMalformed},
+		// The contract's "200 (a string or a number)": the number 200 however
+		// written (TestASuccessCodeIsSuccessHoweverItIsWritten has more).
+		{name: "2xx error-code 200.0", body: `{"error-code":200.0}`},
+		{name: "2xx error-code 200.5", body: `{"error-code":200.5}`, kind: KindMalformed},
 		{name: "2xx error-code boolean", body: `{"error-code":true}`, kind: KindMalformed},
 		{name: "2xx HTML", contentType: "text/html", body: `<html>ok</html>`, kind: KindMalformed},
 		{name: "2xx plain text", contentType: "text/plain", body: `OK`, kind: KindMalformed},
