@@ -80,6 +80,10 @@ type Tick struct {
 	Holder string
 	// Last is the fleet's last reading; nil when none was written.
 	Last *Reading
+	// TopUps are the ledger's records as the tick read them, on the
+	// fleet's clock, records Redis lost put back: what a replica that
+	// reads nothing needs to follow the rejection that blocks top-ups.
+	TopUps []Record
 }
 
 // The settings of the go-redis client. No go-redis retries: a MULTI/EXEC

@@ -222,7 +222,7 @@ func (r *Redis) Tick(ctx context.Context, lease time.Duration) (Tick, error) {
 	r.noteFrames(sn.state, present, frameOf(read))
 	plan := r.planClock(read, sn.missing)
 	r.applyClock(&sn.state, present, plan)
-	t.Last = sn.state.Reading
+	t.Last, t.TopUps = sn.state.Reading, sn.state.TopUps
 	if !plan.changes() && len(plan.ids) == 0 {
 		r.settleClock(plan, false) // a ledger adopted, or nothing new
 	}

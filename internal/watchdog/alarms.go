@@ -24,6 +24,9 @@ type alarms struct {
 	credentials bool
 	// rejected: a rejected top-up blocks new ones (recently_rejected).
 	rejected bool
+	// since is when this replica last followed its own call to Vonage: a
+	// fleet's reading older than that says nothing new (followFleet).
+	since time.Time
 }
 
 // rejection is a rejected top-up that blocks new ones until its window
@@ -58,18 +61,42 @@ func holdingRejection(st *ledger.State, now time.Time, window time.Duration) rej
 // rejection that blocks top-ups. A decision taken on this process's last
 // view of the ledger (the ledger could not be read) may not know of the
 // latest outcome: it neither begins nor ends a rejection.
-func (w *Watchdog) noteDecided(autoReload bool, c claim, fromLedger bool) {
-	switch a := &w.alarms; {
-	case !autoReload && !a.autoReloadOff:
-		a.autoReloadOff = true
-		w.log.Warn(msgAutoReloadOff)
-	case autoReload && a.autoReloadOff:
-		a.autoReloadOff = false
-		w.log.Info(msgAutoReloadOn)
-	}
+func (w *Watchdog) noteDecided(autoReload bool, c claim, fromLedger bool, now time.Time) {
+	w.alarms.since = now
+	w.noteAutoReload(autoReload)
 	if fromLedger {
 		w.noteRejection(c.rejection)
 	}
+}
+
+// noteAutoReload follows the auto-reload flag of a balance reading; fields
+// are added to the line that logs a change.
+func (w *Watchdog) noteAutoReload(on bool, fields ...zap.Field) {
+	switch a := &w.alarms; {
+	case !on && !a.autoReloadOff:
+		a.autoReloadOff = true
+		w.log.Warn(msgAutoReloadOff, fields...)
+	case on && a.autoReloadOff:
+		a.autoReloadOff = false
+		w.log.Info(msgAutoReloadOn, fields...)
+	}
+}
+
+// followFleet follows the states a lost tick shows to a replica of a fleet
+// that reads nothing: the fleet's last reading, when it is newer than this
+// replica's own last call (its auto-reload flag; a good read accepts the
+// credentials, which are the fleet's: one account, one key), and the
+// rejection the ledger holds. Without it a replica that began a state and
+// then lost every tick would never log its end. The lines name the replica
+// that read (holder).
+func (w *Watchdog) followFleet(t ledger.Tick, now time.Time) {
+	if r := t.Last; r != nil && r.At.After(w.alarms.since) {
+		w.alarms.since = r.At
+		w.noteAutoReload(r.AutoReload, zap.String(fieldHolder, r.Replica))
+		w.noteCredentials(OpGetBalance, nil, zap.String(fieldHolder, r.Replica))
+	}
+	st := ledger.State{TopUps: t.TopUps}
+	w.noteRejection(holdingRejection(&st, now, w.opts.Settings.Window))
 }
 
 // noteRejection follows the rejection that blocks top-ups: r, or none.
@@ -88,14 +115,15 @@ func (w *Watchdog) noteRejection(r rejection) {
 // noteCredentials follows what Vonage said of the credentials in its answer
 // to op: err is the answer's error, nil for a success. An answer that says
 // nothing of them (a 5xx, no answer) changes nothing.
-func (w *Watchdog) noteCredentials(op string, err error) {
+func (w *Watchdog) noteCredentials(op string, err error, fields ...zap.Field) {
 	switch a := &w.alarms; {
 	case err != nil && !a.credentials && isAuthFailure(err): // in this order: AsError allocates
 		a.credentials = true
-		w.log.Error(msgCredentialsRejected, zap.String(fieldOp, op), zap.String(fieldError, err.Error()))
+		w.log.Error(msgCredentialsRejected, append([]zap.Field{zap.String(fieldOp, op),
+			zap.String(fieldError, err.Error())}, fields...)...)
 	case err == nil && a.credentials:
 		a.credentials = false
-		w.log.Info(msgCredentialsAccepted, zap.String(fieldOp, op))
+		w.log.Info(msgCredentialsAccepted, append([]zap.Field{zap.String(fieldOp, op)}, fields...)...)
 	}
 }
 
@@ -103,6 +131,7 @@ func (w *Watchdog) noteCredentials(op string, err error) {
 // state only once the ledger holds it (recorded): an outcome that could not
 // be written leaves the intent pending, which holds the window instead.
 func (w *Watchdog) noteTopUp(ev TopUpFinished, recorded bool) {
+	w.alarms.since = ev.At
 	w.noteCredentials(OpTopUp, ev.Err)
 	if ev.Outcome == ledger.Rejected && recorded {
 		w.noteRejection(rejection{id: ev.IntentID, err: errorText(ev.Err), until: ev.At.Add(w.opts.Settings.Window)})

@@ -187,6 +187,7 @@ func (w *Watchdog) tick(ctx context.Context, lease time.Duration) bool {
 		}
 		w.log.Debug(msgTickTaken, fields...)
 		w.opts.Observer.Observe(TickSkipped{At: now, Holder: t.Holder, Last: t.Last})
+		w.followFleet(t, now)
 		return false
 	}
 	w.opts.Observer.Observe(TickWon{At: now})

@@ -1,0 +1,172 @@
+package watchdog
+
+import (
+	"context"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/topup-watchdog/topup-watchdog/internal/ledger"
+	"github.com/topup-watchdog/topup-watchdog/internal/redistest"
+	"github.com/topup-watchdog/topup-watchdog/internal/vonage"
+	"github.com/topup-watchdog/topup-watchdog/policy"
+)
+
+// A replica of a fleet that began an alarm and then loses every tick to
+// another replica reads nothing itself; it must still log the alarm's end
+// when the fleet's reading or ledger shows it, or its log says forever that
+// auto-reload is off, the credentials rejected or top-ups blocked. Real
+// redis-server; fakes for Vonage (what matters is who has the tick).
+
+// alarmLease is the tick lease of these tests: short, so that a replica can
+// take the next tick soon.
+const alarmLease = 300 * time.Millisecond
+
+// failingReads answers every balance read "authentication failed" while
+// fail is set.
+type failingReads struct {
+	*fakeVonage
+	fail atomic.Bool
+}
+
+func (f *failingReads) GetBalance(ctx context.Context) (vonage.Balance, error) {
+	if f.fail.Load() {
+		return vonage.Balance{}, vonageErr(vonage.KindAuthFailed, 401, true)
+	}
+	return f.fakeVonage.GetBalance(ctx)
+}
+
+type alarmReplica struct {
+	w    *Watchdog
+	logs *observer.ObservedLogs
+	lost bool // the last check lost the tick
+}
+
+func newAlarmReplica(t *testing.T, srv *redistest.Server, api Vonage, s policy.Settings) *alarmReplica {
+	t.Helper()
+	core, logs := observer.New(zap.DebugLevel)
+	log := zap.New(core)
+	led, err := ledger.OpenRedis(context.Background(), ledger.RedisOptions{
+		URL: srv.URL(), Account: "abcd1234", Keep: policy.Day + s.Window, Log: log, Monotonic: SystemMonotonic,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = led.Close() })
+	w := New(api, led, Options{Settings: s, Amount: eur("50"), Log: log, Fleet: led, Now: led.Now, Replica: led.Replica()})
+	return &alarmReplica{w: w, logs: logs}
+}
+
+// check runs one scheduled check, with the tick's lease.
+func (r *alarmReplica) check() {
+	r.lost = false
+	before := r.logs.FilterMessage(msgTickTaken).Len()
+	r.w.check(context.Background(), alarmLease)
+	r.lost = r.logs.FilterMessage(msgTickTaken).Len() > before
+}
+
+// alarms are the alarm lines this replica logged, in order.
+func (r *alarmReplica) alarms() []string {
+	var out []string
+	for _, e := range r.logs.All() {
+		switch e.Message {
+		case msgAutoReloadOff, msgAutoReloadOn, msgCredentialsRejected, msgCredentialsAccepted, msgTopUpRejected, msgRejectionOver:
+			out = append(out, e.Message)
+		}
+	}
+	return out
+}
+
+// skipped reports whether the replica's last check lost the tick.
+func (r *alarmReplica) skipped() bool { return r.lost }
+
+func wantReplicaAlarms(t *testing.T, name string, r *alarmReplica, want ...string) {
+	t.Helper()
+	if got := r.alarms(); !slices.Equal(got, want) {
+		t.Errorf("replica %s alarm lines\n%q\nwant\n%q", name, got, want)
+	}
+}
+
+// afterLease waits for the tick's lease to pass.
+func afterLease() { time.Sleep(alarmLease + 100*time.Millisecond) }
+
+func TestAReplicaThatLosesTheTickEndsAutoReloadOff(t *testing.T) {
+	srv := redistest.Start(t)
+	api := &fakeVonage{balance: eur("50"), autoReload: false}
+	a, b := newAlarmReplica(t, srv, api, fleetSettings), newAlarmReplica(t, srv, api, fleetSettings)
+	a.check() // A reads: auto-reload off
+	afterLease()
+	api.mu.Lock()
+	api.autoReload = true
+	api.mu.Unlock()
+	b.check() // B reads: on
+	a.check() // A loses the tick
+	if !a.skipped() {
+		t.Fatal("replica A had the tick; the test needs B to have it")
+	}
+	wantReplicaAlarms(t, "A", a, msgAutoReloadOff, msgAutoReloadOn)
+	wantReplicaAlarms(t, "B", b)
+}
+
+// A replica that loses the tick also begins the state the fleet's reading
+// shows: the log of every replica says what the fleet waits on.
+func TestAReplicaThatLosesTheTickBeginsAutoReloadOff(t *testing.T) {
+	srv := redistest.Start(t)
+	api := &fakeVonage{balance: eur("50"), autoReload: false}
+	a, b := newAlarmReplica(t, srv, api, fleetSettings), newAlarmReplica(t, srv, api, fleetSettings)
+	b.check()
+	a.check()
+	if !a.skipped() {
+		t.Fatal("replica A had the tick; the test needs B to have it")
+	}
+	wantReplicaAlarms(t, "A", a, msgAutoReloadOff)
+	a.check() // still off: nothing more
+	wantReplicaAlarms(t, "A", a, msgAutoReloadOff)
+}
+
+func TestAReplicaThatLosesTheTickEndsRejectedCredentials(t *testing.T) {
+	srv := redistest.Start(t)
+	api := &failingReads{fakeVonage: &fakeVonage{balance: eur("50"), autoReload: true}}
+	api.fail.Store(true)
+	a, b := newAlarmReplica(t, srv, api, fleetSettings), newAlarmReplica(t, srv, api, fleetSettings)
+	b.check() // B reads first and shares a good reading: it is older than A's failure
+	afterLease()
+	a.check() // A: rejected
+	afterLease()
+	a.check() // A reads again and fails: B's reading, older, must not end A's state
+	wantReplicaAlarms(t, "A", a, msgCredentialsRejected)
+	afterLease()
+	api.fail.Store(false)
+	b.check() // B: accepted
+	a.check() // A loses the tick
+	if !a.skipped() {
+		t.Fatal("replica A had the tick; the test needs B to have it")
+	}
+	wantReplicaAlarms(t, "A", a, msgCredentialsRejected, msgCredentialsAccepted)
+}
+
+func TestAReplicaThatLosesTheTickEndsARejection(t *testing.T) {
+	srv := redistest.Start(t)
+	seedLedger(t, srv)
+	s := fleetSettings
+	s.Window = 2 * time.Second
+	api := &fakeVonage{balance: eur("5"), autoReload: true, amount: eur("50"),
+		topUpErr: []error{vonageErr(vonage.KindClient, 401, true)}}
+	a, b := newAlarmReplica(t, srv, api, s), newAlarmReplica(t, srv, api, s)
+	a.check() // A: the top-up is rejected
+	wantReplicaAlarms(t, "A", a, msgTopUpRejected)
+	time.Sleep(s.Window + 200*time.Millisecond)
+	api.mu.Lock()
+	api.balance = eur("50") // no top-up wanted any more
+	api.mu.Unlock()
+	b.check()
+	a.check() // A loses the tick, after the rejection's window
+	if !a.skipped() {
+		t.Fatal("replica A had the tick; the test needs B to have it")
+	}
+	wantReplicaAlarms(t, "A", a, msgTopUpRejected, msgRejectionOver)
+}
