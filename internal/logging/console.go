@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"go.uber.org/zap/buffer"
@@ -36,7 +37,9 @@ func consoleLead() []string {
 // then its fields as key=value, the lead ones first. The fields are
 // encoded by zap's JSON encoder (fields alone, in the order logged), which
 // already knows every kind of field, and then rewritten: strings bare
-// unless they need quotes, objects and arrays as compact JSON.
+// unless they need quotes, objects and arrays as compact JSON. Every text
+// it writes goes through printable, so that no value can end a line or
+// drive the terminal.
 type consoleEncoder struct {
 	zapcore.Encoder // the JSON encoder of the fields; With adds to it
 	pool            buffer.Pool
@@ -83,12 +86,19 @@ func (e *consoleEncoder) EncodeEntry(ent zapcore.Entry, fields []zapcore.Field) 
 			rest = append(rest, p.text())
 		}
 	}
+	// The one place every token passes, whatever made it: the message's
+	// words, keys, quoted strings and JSON alike.
+	for _, tokens := range [][]string{head, lead, rest} {
+		for i, t := range tokens {
+			tokens[i] = printable(t)
+		}
+	}
 
 	out := e.pool.Get()
 	out.AppendString(layout(head, lead, rest))
 	if ent.Stack != "" {
 		for _, l := range strings.Split(strings.TrimRight(ent.Stack, "\n"), "\n") {
-			out.AppendString("\n" + consoleIndent + l)
+			out.AppendString("\n" + consoleIndent + stackLine(l))
 		}
 	}
 	out.AppendByte('\n')
@@ -187,12 +197,80 @@ func consoleValue(raw json.RawMessage) string {
 }
 
 // quoteIfNeeded quotes s when it would not read back as one value: empty,
-// or holding a space, a quote, an equals sign or what does not print.
+// or holding a space, a quote, an equals sign, what does not print or
+// what is not UTF-8. strconv.Quote escapes exactly what printable would
+// (and invalid bytes as \xff, which says more than U+FFFD): a quoted
+// string reads back as it was logged.
 func quoteIfNeeded(s string) string {
-	if s == "" || strings.ContainsFunc(s, func(r rune) bool {
+	if s == "" || !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool {
 		return r == ' ' || r == '"' || r == '=' || r == '\\' || !unicode.IsPrint(r)
 	}) {
 		return strconv.Quote(s)
 	}
 	return s
+}
+
+// printable is s with every character that would not show as itself on a
+// terminal written as a \u escape: what unicode.IsPrint refuses, that is
+// C0 and C1 controls, DEL, U+2028 and U+2029, the bidi controls and every
+// other format character (Cf), spaces other than ' ', private and
+// unassigned code points; and each byte that is not UTF-8, as \ufffd. A
+// line then cannot be ended early, recoloured, reordered or hidden by
+// what a value holds. The escapes are JSON's (a character above U+FFFF is
+// a surrogate pair), so that JSON stays JSON and means what it meant; a
+// string strconv.Quote made holds nothing to escape and comes back as it
+// is.
+func printable(s string) string {
+	var b strings.Builder
+	last := 0 // s[:last] is in b
+	for i := 0; i < len(s); {
+		r, size := rune(s[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(s[i:])
+		}
+		if (r != utf8.RuneError || size > 1) && unicode.IsPrint(r) {
+			i += size
+			continue
+		}
+		if last == 0 {
+			b.Grow(len(s) + 16)
+		}
+		b.WriteString(s[last:i])
+		writeEscape(&b, r)
+		i += size
+		last = i
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// writeEscape writes r as JSON escapes it: \uXXXX, or two of them, a
+// surrogate pair, above U+FFFF. An invalid byte comes as utf8.RuneError.
+func writeEscape(b *strings.Builder, r rune) {
+	const hex = "0123456789abcdef"
+	units := []rune{r}
+	if r > 0xffff {
+		hi, lo := utf16.EncodeRune(r)
+		units = []rune{hi, lo}
+	}
+	for _, u := range units {
+		b.WriteString(`\u`)
+		b.WriteByte(hex[u>>12&0xf])
+		b.WriteByte(hex[u>>8&0xf])
+		b.WriteByte(hex[u>>4&0xf])
+		b.WriteByte(hex[u&0xf])
+	}
+}
+
+// stackLine is a line of a stack trace made printable but for its tabs,
+// which are how Go's traces indent a file under its function.
+func stackLine(l string) string {
+	parts := strings.Split(l, "\t")
+	for i, p := range parts {
+		parts[i] = printable(p)
+	}
+	return strings.Join(parts, "\t")
 }
