@@ -114,8 +114,18 @@ func value(c *redis.StringCmd) (string, bool) {
 // Records this replica saw that Redis lost are put back into what it
 // returns; the next Update writes them.
 func (r *Redis) View(ctx context.Context) (State, error) {
+	s, _, err := r.ViewFound(ctx)
+	return s, err
+}
+
+// ViewFound is View, and whether the ledger key exists. View returns a
+// missing key as an empty ledger, which the next Update creates; a reader
+// that writes nothing (the check command) needs to tell the two apart: a
+// key no watchdog wrote is most often a wrong prefix, database or account,
+// on which a decision would not be the fleet's.
+func (r *Redis) ViewFound(ctx context.Context) (State, bool, error) {
 	if err := r.usable(ctx); err != nil {
-		return State{}, r.fail("view", err)
+		return State{}, false, r.fail("view", err)
 	}
 	seq := r.begin()
 	var led, rd, rs *redis.StringCmd
@@ -129,7 +139,7 @@ func (r *Redis) View(ctx context.Context) (State, error) {
 	err := firstErr(perr, led, rd, rs, tm)
 	r.observe(ctx, "view", t1-t0, err)
 	if err != nil {
-		return State{}, r.fail("view", err)
+		return State{}, false, r.fail("view", err)
 	}
 	r.anchor(tm.Val(), t0, t1)
 	lv, lok := value(led)
@@ -137,7 +147,7 @@ func (r *Redis) View(ctx context.Context) (State, error) {
 	sv, sok := value(rs)
 	sn, err := r.decodeSnapshot("view", lv, lok, rv, rok, sv, sok)
 	if err != nil {
-		return State{}, err
+		return State{}, false, err
 	}
 	read := sn.state
 	present := presentIDs(read)
@@ -148,8 +158,14 @@ func (r *Redis) View(ctx context.Context) (State, error) {
 	if !plan.changes() {
 		r.settleClock(plan, false)
 	}
-	return sn.state, nil
+	return sn.state, !sn.missing, nil
 }
+
+// LedgerKey is the key the ledger is kept under: the prefix, the hash tag
+// of the account and "ledger". It is no secret (the hash tag is a hash of
+// the API key, never the key itself; errors name the key): a message may
+// print it, so that a person can look for it in Redis.
+func (r *Redis) LedgerKey() string { return r.keys.ledger }
 
 // tickScript takes the tick for ARGV[1] for ARGV[2] milliseconds, unless
 // another replica holds it, and returns in the same round trip what a check
