@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shopspring/decimal"
 )
 
 // MaxRetryAfter caps the Retry-After a server can ask for: a day, the
@@ -95,23 +97,29 @@ func errorCodeError(status int, doc document) *Error {
 	return e
 }
 
-// codeIs reports whether an error-code, as the answer wrote it, is the
-// number n: "401", " 401 ", "0401", 401.0 and 4.01e2 all are 401. What a
-// code stands for must not depend on its spelling: a real "authentication
-// failed" classed a client error would leave the alarm, the readiness probe
-// and the notification silent. Only a decimal number (digits, one sign, a
-// point, an exponent) of at most 32 characters is read; anything else is no
+// codeIs reports whether an error-code, as the answer wrote it, is exactly
+// the number n: "401", " 401 ", "0401", 401.0 and 4.01e2 all are 401, and
+// 401.00000000000001 is not (it is compared as a decimal, never through a
+// float, which would round it to 401: a code near 200 must never make a
+// failed top-up read as a success). What a code stands for must not depend
+// on its spelling: a real "authentication failed" classed a client error
+// would leave the alarm, the readiness probe and the notification silent.
+// Only a decimal number (digits, a sign, a point, an exponent of at most
+// three digits) of at most 40 characters is read; anything else is no
 // number at all.
 func codeIs(code string, n int) bool {
 	code = strings.TrimSpace(code)
 	if code == strconv.Itoa(n) { // the common case, without parsing
 		return true
 	}
-	if len(code) == 0 || len(code) > 32 || strings.Trim(code, "0123456789.eE+-") != "" {
+	if len(code) == 0 || len(code) > 40 || strings.Trim(code, "0123456789.eE+-") != "" {
 		return false
 	}
-	f, err := strconv.ParseFloat(code, 64)
-	return err == nil && f == float64(n)
+	if i := strings.IndexAny(code, "eE"); i >= 0 && len(strings.TrimLeft(code[i+1:], "+-")) > 3 {
+		return false // 10^(a huge exponent) is no error-code, and costly to compare
+	}
+	d, err := decimal.NewFromString(code)
+	return err == nil && d.Equal(decimal.NewFromInt(int64(n)))
 }
 
 func isAutoReloadDisabled(label string) bool {
