@@ -24,9 +24,12 @@ type alarms struct {
 	credentials bool
 	// rejected: a rejected top-up blocks new ones (recently_rejected).
 	rejected bool
-	// since is when this replica last followed its own call to Vonage: a
-	// fleet's reading older than that says nothing new (followFleet).
-	since time.Time
+	// rejectedUntil is when the rejection that began the rejected state
+	// stops blocking; a lost tick ends that state no sooner (followFleet).
+	rejectedUntil time.Time
+	// followed is the fleet's reading a lost tick last followed: a reading
+	// is followed once, when it first shows (followFleet).
+	followed *ledger.Reading
 }
 
 // rejection is a rejected top-up that blocks new ones until its window
@@ -61,8 +64,7 @@ func holdingRejection(st *ledger.State, now time.Time, window time.Duration) rej
 // rejection that blocks top-ups. A decision taken on this process's last
 // view of the ledger (the ledger could not be read) may not know of the
 // latest outcome: it neither begins nor ends a rejection.
-func (w *Watchdog) noteDecided(autoReload bool, c claim, fromLedger bool, now time.Time) {
-	w.alarms.since = now
+func (w *Watchdog) noteDecided(autoReload bool, c claim, fromLedger bool) {
 	w.noteAutoReload(autoReload)
 	if fromLedger {
 		w.noteRejection(c.rejection)
@@ -83,27 +85,44 @@ func (w *Watchdog) noteAutoReload(on bool, fields ...zap.Field) {
 }
 
 // followFleet follows the states a lost tick shows to a replica of a fleet
-// that reads nothing: the fleet's last reading, when it is newer than this
-// replica's own last call (its auto-reload flag; a good read accepts the
-// credentials, which are the fleet's: one account, one key), and the
-// rejection the ledger holds. Without it a replica that began a state and
-// then lost every tick would never log its end. The lines name the replica
-// that read (holder).
+// that reads nothing, so that a replica that began a state and then loses
+// every tick still logs its end:
+//   - the auto-reload flag of the fleet's last reading, once for each new
+//     reading (one that differs from the one followed last; not one dated
+//     later, since Redis's clock can step back);
+//   - the rejection the ledger holds: it begins the rejected state, and
+//     ends it only once the rejection that began it is past its window,
+//     for a ledger Redis lost holds no rejection (a rejected record is not
+//     one a replica puts back) though the account still refuses.
+//
+// The credentials are not followed: a replica's are its own (a pod may run
+// with an old VONAGE_API_SECRET during a rotation, on the same ledger), and
+// another replica's accepted read says nothing of them. The lines name the
+// replica that read (holder).
 func (w *Watchdog) followFleet(t ledger.Tick, now time.Time) {
-	if r := t.Last; r != nil && r.At.After(w.alarms.since) {
-		w.alarms.since = r.At
+	if r := t.Last; r != nil && !sameReading(r, w.alarms.followed) {
+		w.alarms.followed = r
 		w.noteAutoReload(r.AutoReload, zap.String(fieldHolder, r.Replica))
-		w.noteCredentials(OpGetBalance, nil, zap.String(fieldHolder, r.Replica))
 	}
 	st := ledger.State{TopUps: t.TopUps}
-	w.noteRejection(holdingRejection(&st, now, w.opts.Settings.Window))
+	r := holdingRejection(&st, now, w.opts.Settings.Window)
+	if !r.holds() && w.alarms.rejected && now.Before(w.alarms.rejectedUntil) {
+		return // the ledger lost the rejection before its window ended
+	}
+	w.noteRejection(r)
+}
+
+// sameReading reports whether a and b are the same reading: taken by the
+// same replica at the same time.
+func sameReading(a, b *ledger.Reading) bool {
+	return a != nil && b != nil && a.At.Equal(b.At) && a.Replica == b.Replica
 }
 
 // noteRejection follows the rejection that blocks top-ups: r, or none.
 func (w *Watchdog) noteRejection(r rejection) {
 	switch a := &w.alarms; {
 	case r.holds() && !a.rejected:
-		a.rejected = true
+		a.rejected, a.rejectedUntil = true, r.until
 		w.log.Error(msgTopUpRejected, zap.String(fieldIntentID, r.id), zap.String(fieldError, r.err),
 			zap.Time(fieldUntil, r.until))
 	case !r.holds() && a.rejected:
@@ -115,15 +134,14 @@ func (w *Watchdog) noteRejection(r rejection) {
 // noteCredentials follows what Vonage said of the credentials in its answer
 // to op: err is the answer's error, nil for a success. An answer that says
 // nothing of them (a 5xx, no answer) changes nothing.
-func (w *Watchdog) noteCredentials(op string, err error, fields ...zap.Field) {
+func (w *Watchdog) noteCredentials(op string, err error) {
 	switch a := &w.alarms; {
 	case err != nil && !a.credentials && isAuthFailure(err): // in this order: AsError allocates
 		a.credentials = true
-		w.log.Error(msgCredentialsRejected, append([]zap.Field{zap.String(fieldOp, op),
-			zap.String(fieldError, err.Error())}, fields...)...)
+		w.log.Error(msgCredentialsRejected, zap.String(fieldOp, op), zap.String(fieldError, err.Error()))
 	case err == nil && a.credentials:
 		a.credentials = false
-		w.log.Info(msgCredentialsAccepted, append([]zap.Field{zap.String(fieldOp, op)}, fields...)...)
+		w.log.Info(msgCredentialsAccepted, zap.String(fieldOp, op))
 	}
 }
 
@@ -131,7 +149,6 @@ func (w *Watchdog) noteCredentials(op string, err error, fields ...zap.Field) {
 // state only once the ledger holds it (recorded): an outcome that could not
 // be written leaves the intent pending, which holds the window instead.
 func (w *Watchdog) noteTopUp(ev TopUpFinished, recorded bool) {
-	w.alarms.since = ev.At
 	w.noteCredentials(OpTopUp, ev.Err)
 	if ev.Outcome == ledger.Rejected && recorded {
 		w.noteRejection(rejection{id: ev.IntentID, err: errorText(ev.Err), until: ev.At.Add(w.opts.Settings.Window)})

@@ -128,23 +128,27 @@ func TestAReplicaThatLosesTheTickBeginsAutoReloadOff(t *testing.T) {
 	wantReplicaAlarms(t, "A", a, msgAutoReloadOff)
 }
 
-func TestAReplicaThatLosesTheTickEndsRejectedCredentials(t *testing.T) {
+// The credentials are each replica's own (TestAReplicaWithItsOwnBadSecret
+// IsNotToldItsCredentialsAreAccepted): another replica's good read does
+// not end them; this replica's own accepted read does.
+func TestAReplicaThatLosesTheTickKeepsItsCredentialsStateUntilItsOwnRead(t *testing.T) {
 	srv := redistest.Start(t)
 	api := &failingReads{fakeVonage: &fakeVonage{balance: eur("50"), autoReload: true}}
 	api.fail.Store(true)
 	a, b := newAlarmReplica(t, srv, api, fleetSettings), newAlarmReplica(t, srv, api, fleetSettings)
-	b.check() // B reads first and shares a good reading: it is older than A's failure
-	afterLease()
 	a.check() // A: rejected
-	afterLease()
-	a.check() // A reads again and fails: B's reading, older, must not end A's state
-	wantReplicaAlarms(t, "A", a, msgCredentialsRejected)
 	afterLease()
 	api.fail.Store(false)
 	b.check() // B: accepted
 	a.check() // A loses the tick
 	if !a.skipped() {
 		t.Fatal("replica A had the tick; the test needs B to have it")
+	}
+	wantReplicaAlarms(t, "A", a, msgCredentialsRejected)
+	afterLease()
+	a.check() // A reads itself: accepted
+	if a.skipped() {
+		t.Fatal("replica A lost the tick; the test needs it to read")
 	}
 	wantReplicaAlarms(t, "A", a, msgCredentialsRejected, msgCredentialsAccepted)
 }
