@@ -178,7 +178,6 @@ func (w *Watchdog) checkFailed(ctx context.Context, err error, attempts int) {
 	} else {
 		w.log.Debug(msgCheckFailed, fields...)
 	}
-	w.alarms.since = now
 	w.noteCredentials(OpGetBalance, err)
 	w.opts.Observer.Observe(CheckFailed{At: now, Err: err, Attempts: attempts,
 		CredentialsRejected: isAuthFailure(err), Consecutive: n})

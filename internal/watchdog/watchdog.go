@@ -346,7 +346,7 @@ func (w *Watchdog) decide(ctx context.Context, bal vonage.Balance) (claim, error
 			}
 		}
 		w.reportDecision(now, bal, c, false)
-		w.noteDecided(bal.AutoReload, c, ran, now)
+		w.noteDecided(bal.AutoReload, c, ran)
 		w.ledgerFailed(now, err, c.decision.Action == policy.ActionTopUp && !w.opts.DryRun)
 		return claim{}, err
 	}
@@ -363,7 +363,7 @@ func (w *Watchdog) decide(ctx context.Context, bal vonage.Balance) (claim, error
 	}
 	w.reportReconciled(now, bal, c)
 	w.reportDecision(now, bal, c, true)
-	w.noteDecided(bal.AutoReload, c, true, now)
+	w.noteDecided(bal.AutoReload, c, true)
 	if c.lost {
 		w.log.Info(msgClaimLost)
 		w.opts.Observer.Observe(ClaimLost{At: now})
