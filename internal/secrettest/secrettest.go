@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -142,7 +143,7 @@ func unreserved(c byte) bool {
 
 // Sweep collects every byte a test saw written (output, files, bodies,
 // values in a store) and finds the forms of its secrets in any of it, in
-// any letter case. It is safe for concurrent use.
+// any letter case (see fold). It is safe for concurrent use.
 type Sweep struct {
 	forms [][]byte // lower case
 
@@ -159,7 +160,7 @@ type artifact struct {
 func New(secrets ...string) *Sweep {
 	s := &Sweep{}
 	for _, f := range Forms(secrets...) {
-		s.forms = append(s.forms, bytes.ToLower([]byte(f)))
+		s.forms = append(s.forms, fold([]byte(f)))
 	}
 	slices.SortFunc(s.forms, bytes.Compare)
 	s.forms = slices.CompactFunc(s.forms, bytes.Equal)
@@ -170,7 +171,25 @@ func New(secrets ...string) *Sweep {
 func (s *Sweep) Add(name string, data []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.items = append(s.items, artifact{name: name, data: bytes.ToLower(data)})
+	s.items = append(s.items, artifact{name: name, data: fold(data)})
+}
+
+// fold writes every rune of b as the one rune all its cases fold to, in
+// lower case: the least rune of its simple case-folding orbit
+// (unicode.SimpleFold) lower-cased, and i for the Turkish İ and ı, which
+// that orbit of i does not hold. Lower-casing alone misses the cases that
+// are lower case already: ı (a Turkish lower-cased I) and ſ (the long s).
+func fold(b []byte) []byte {
+	return bytes.Map(func(r rune) rune {
+		if r == '\u0130' || r == '\u0131' {
+			return 'i'
+		}
+		least := r
+		for c := unicode.SimpleFold(r); c != r; c = unicode.SimpleFold(c) {
+			least = min(least, c)
+		}
+		return unicode.ToLower(least)
+	}, b)
 }
 
 // Seen counts the artifacts added so far whose name starts with prefix.

@@ -144,3 +144,23 @@ func TestSweepCheckFailsALeakAndASweepOfNothing(t *testing.T) {
 }
 
 func q(s string) string { return url.QueryEscape(s) }
+
+// A secret echoed with another language's or Unicode's case rules is still
+// the secret: Turkish casing (İ, ı), the Kelvin sign and the long s. The
+// redactor folds them (internal/vonage redact_fold_test.go); the sweep
+// that checks it must too.
+func TestSweepFindsASecretWhateverItsCaseFolding(t *testing.T) {
+	const secret = "sk1-kiwi-secret"
+	for _, echo := range []string{
+		"SK1-KİWİ-SECRET",           // Turkish upper case
+		"sk1-kıwı-secret",           // Turkish lower case of I
+		"s\u212A1-\u212Aiwi-secret", // Kelvin sign
+		"\u017Fk1-kiwi-\u017Fecret", // long s
+	} {
+		s := New(secret)
+		s.Add("probe", []byte(`{"msg":"x","error":"`+echo+`"}`))
+		if len(s.Leaks()) == 0 {
+			t.Errorf("the sweep misses %q", echo)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -24,6 +25,10 @@ const Redacted = "[REDACTED]"
 // secret that no escape changes, when it has minRun characters or more and
 // the secret is not a URL (a part of the secret left whole by an escaping
 // this list does not know).
+// Any letter case is any case by simple case folding, whatever the bytes
+// it takes: K (the Kelvin sign) is k, ſ (the long s) is s, and the Turkish
+// İ and ı are i and I, so that a server upper-casing "kiwi" the Turkish way
+// ("KİWİ") echoes it redacted all the same.
 // Empty secrets are ignored; with none left, the function returns its input
 // unchanged. The function is safe for concurrent use. A log writer can use
 // it to redact whole lines: NewRedactor(o.Secrets()...) redacts what
@@ -33,15 +38,20 @@ func NewRedactor(secrets ...string) func(string) string {
 	if len(forms) == 0 {
 		return func(s string) string { return s }
 	}
-	r := &redactor{forms: forms}
+	folded := make([]string, 0, len(forms))
 	for _, f := range forms {
-		c := f[0]
-		if c >= utf8.RuneSelf { // another case of the rune may start with another byte
-			for b := utf8.RuneSelf; b < len(r.first); b++ {
-				r.first[b] = true
-			}
+		folded = append(folded, foldString(f))
+	}
+	// Forms that differ only in case (the escapes' hex digits) fold to one.
+	slices.SortFunc(folded, func(a, b string) int {
+		if len(a) != len(b) {
+			return len(b) - len(a)
 		}
-		r.first[toLowerASCII(c)], r.first[toUpperASCII(c)] = true, true
+		return strings.Compare(a, b)
+	})
+	r := &redactor{}
+	for _, f := range slices.Compact(folded) {
+		r.add(f)
 	}
 	return r.replace
 }
@@ -50,13 +60,45 @@ func NewRedactor(secrets ...string) func(string) string {
 // secret the configuration accepts, so that it is as distinctive.
 const minRun = 8
 
-// redactor finds the forms of the secrets in any case, longest first at
+// redactor finds the forms of the secrets in any case, the longest match at
 // each position, left to right, without overlaps: what strings.Replacer
-// does, but for strings.EqualFold rather than equality.
+// does, but for case folding rather than equality. A form and the text it
+// matches may differ in length, as "kiwi" and "KİWİ" do.
 type redactor struct {
-	forms []string // longest first
-	// first marks the bytes a match can start with.
-	first [256]bool
+	// byFirst lists, for each byte, the forms, longest first, that a match
+	// starting with that byte can be of: those whose first rune some rune
+	// starting with that byte folds to. Most bytes have none, and an
+	// ASCII text is scanned a byte at a time.
+	byFirst [256][]foldedForm
+}
+
+// foldedForm is a form with every rune folded (foldString).
+type foldedForm struct {
+	text string
+	// runes is the number of runes of text, the fewest bytes a match takes.
+	runes int
+}
+
+// add adds a folded form, after any longer one, to the lists of the first
+// bytes of the runes that fold to its first rune.
+func (r *redactor) add(form string) {
+	first, _ := utf8.DecodeRuneInString(form)
+	var starts []byte
+	if first == utf8.RuneError { // an invalid byte in a secret: any invalid byte
+		for b := utf8.RuneSelf; b < len(r.byFirst); b++ {
+			starts = append(starts, byte(b))
+		}
+	}
+	for _, c := range foldOrbit(first) {
+		var buf [utf8.UTFMax]byte
+		utf8.EncodeRune(buf[:], c)
+		starts = append(starts, buf[0])
+	}
+	slices.Sort(starts)
+	f := foldedForm{text: form, runes: utf8.RuneCountInString(form)}
+	for _, b := range slices.Compact(starts) {
+		r.byFirst[b] = append(r.byFirst[b], f)
+	}
 }
 
 func (r *redactor) replace(s string) string {
@@ -64,8 +106,8 @@ func (r *redactor) replace(s string) string {
 	last := 0
 	for i := 0; i < len(s); {
 		n := 0
-		if r.first[s[i]] {
-			n = r.match(s[i:])
+		if forms := r.byFirst[s[i]]; len(forms) > 0 {
+			n = match(s[i:], forms)
 		}
 		if n == 0 {
 			i++
@@ -83,20 +125,107 @@ func (r *redactor) replace(s string) string {
 	return b.String()
 }
 
-// match returns the length of the longest form s starts with, in any case,
-// or 0.
-func (r *redactor) match(s string) int {
-	for _, f := range r.forms {
-		if len(f) <= len(s) && strings.EqualFold(s[:len(f)], f) {
-			return len(f)
+// match returns the length in s of the longest match of one of forms
+// (longest first) that s starts with, or 0. The longest in s, not the
+// longest form: a shorter form can match more bytes, in runes that fold to
+// it from longer ones. But a match all in ASCII is as long as its form,
+// and a form as long or shorter cannot match more of s, whose first bytes
+// are then ASCII: that ends the search, as the first match did before
+// folding.
+func match(s string, forms []foldedForm) int {
+	best := 0
+	for _, f := range forms {
+		if f.runes > len(s) {
+			continue
+		}
+		n, ascii := matchFolded(s, f.text)
+		best = max(best, n)
+		if n > 0 && ascii {
+			return best
 		}
 	}
-	return 0
+	return best
+}
+
+// matchFolded returns the length of the prefix of s that folds to form,
+// rune by rune (foldRune), or 0, and whether that prefix is all ASCII.
+// ASCII bytes are compared as bytes; only the others are decoded.
+func matchFolded(s, form string) (int, bool) {
+	i, ascii := 0, true
+	for j := 0; j < len(form); {
+		if i >= len(s) {
+			return 0, false
+		}
+		if c := s[i]; c < utf8.RuneSelf {
+			// An ASCII byte folds to an ASCII byte, never to a rune
+			// beyond ASCII.
+			if toUpperASCII(c) != form[j] {
+				return 0, false
+			}
+			i, j = i+1, j+1
+			continue
+		}
+		c, n := utf8.DecodeRuneInString(s[i:])
+		f, m := utf8.DecodeRuneInString(form[j:])
+		if foldRune(c) != f {
+			return 0, false
+		}
+		i, j, ascii = i+n, j+m, false
+	}
+	return i, ascii
+}
+
+// Two Turkish letters whose cases are i and I, in Turkish text, but that
+// simple case folding keeps apart from them and from each other.
+const (
+	dottedCapitalI = '\u0130' // İ, the Turkish upper case of i
+	dotlessSmallI  = '\u0131' // ı, the Turkish lower case of I
+)
+
+// foldRune is the one rune every case of r folds to: the least rune of r's
+// simple case-folding orbit (unicode.SimpleFold), so that K (the Kelvin
+// sign) folds to K and ſ (the long s) to S, as k and s do; and I for the
+// Turkish İ and ı, which the orbit of i does not hold. An ASCII rune folds
+// to ASCII: its upper case.
+func foldRune(r rune) rune {
+	if r < utf8.RuneSelf {
+		return rune(toUpperASCII(byte(r)))
+	}
+	if r == dottedCapitalI || r == dotlessSmallI {
+		return 'I'
+	}
+	least := r
+	for c := unicode.SimpleFold(r); c != r; c = unicode.SimpleFold(c) {
+		least = min(least, c)
+	}
+	return least
+}
+
+// foldOrbit lists the runes that fold to folded, itself a folded rune.
+func foldOrbit(folded rune) []rune {
+	orbit := []rune{folded}
+	for c := unicode.SimpleFold(folded); c != folded; c = unicode.SimpleFold(c) {
+		orbit = append(orbit, c)
+	}
+	if folded == 'I' {
+		orbit = append(orbit, dottedCapitalI, dotlessSmallI)
+	}
+	return orbit
+}
+
+// foldString is s with every rune folded (foldRune); an invalid byte
+// becomes U+FFFD, as every invalid byte matched against it decodes.
+func foldString(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		b.WriteRune(foldRune(r))
+	}
+	return b.String()
 }
 
 // redactedForms lists the non-empty secrets, their escaped forms and their
-// longest unescaped runs, longest first so that a longer form wins over a
-// shorter one at the same position.
+// longest unescaped runs, without duplicates.
 func redactedForms(secrets []string) []string {
 	var forms []string
 	for _, s := range secrets {
@@ -123,12 +252,7 @@ func redactedForms(secrets []string) []string {
 			forms = append(forms, run)
 		}
 	}
-	slices.SortFunc(forms, func(a, b string) int {
-		if len(a) != len(b) {
-			return len(b) - len(a)
-		}
-		return strings.Compare(a, b)
-	})
+	slices.Sort(forms)
 	return slices.Compact(forms)
 }
 
@@ -188,13 +312,6 @@ func unquoted(q string) string {
 		return q
 	}
 	return q[1 : len(q)-1]
-}
-
-func toLowerASCII(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
 }
 
 func toUpperASCII(c byte) byte {
