@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -23,14 +22,8 @@ const fleetPassword = "r3dis-Pa55word-for-the-fleet"
 // redis-server gets the shim: the variables are gone once it runs.
 func steppedFleetRedis(t *testing.T, offset time.Duration) *redistest.Server {
 	t.Helper()
-	env, step := redistest.ClockShim(t)
-	for k, v := range env {
-		t.Setenv(k, v)
-	}
-	srv := redistest.Start(t, "--requirepass", fleetPassword)
-	for k := range env {
-		_ = os.Unsetenv(k)
-	}
+	var srv *redistest.Server
+	step := redistest.WithClockShim(t, func() { srv = redistest.Start(t, "--requirepass", fleetPassword) })
 	step(offset)
 	return srv
 }

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"os"
 	"testing"
 	"time"
 
@@ -20,17 +19,10 @@ import (
 // function steps. It skips without gcc.
 func steppedFleet(t *testing.T, o fleetOptions) (*fleet, func(d time.Duration)) {
 	t.Helper()
-	env, step := redistest.ClockShim(t)
 	// Only redis-server starts with the shim: the replicas get exactly
-	// their own environment (proc_test.go), and the variables are gone once
-	// the server runs. t.Setenv keeps the test off the parallel ones.
-	for k, v := range env {
-		t.Setenv(k, v)
-	}
-	f := newFleet(t, o)
-	for k := range env {
-		_ = os.Unsetenv(k)
-	}
+	// their own environment (proc_test.go).
+	var f *fleet
+	step := redistest.WithClockShim(t, func() { f = newFleet(t, o) })
 	return f, step
 }
 

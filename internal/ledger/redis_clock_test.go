@@ -6,7 +6,6 @@ package ledger
 import (
 	"context"
 	"errors"
-	"os"
 	"testing"
 	"time"
 
@@ -21,15 +20,8 @@ import (
 // its monotonic clock is left alone. It skips without gcc.
 func steppedRedis(t *testing.T) (*redistest.Server, func(time.Duration)) {
 	t.Helper()
-	env, step := redistest.ClockShim(t)
-	// Only redis-server gets the shim: the variables are gone once it runs.
-	for k, v := range env {
-		t.Setenv(k, v)
-	}
-	srv := redistest.Start(t)
-	for k := range env {
-		_ = os.Unsetenv(k)
-	}
+	var srv *redistest.Server
+	step := redistest.WithClockShim(t, func() { srv = redistest.Start(t) })
 	return srv, step
 }
 

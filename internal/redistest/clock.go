@@ -53,3 +53,21 @@ func ClockShim(t testing.TB) (env map[string]string, step func(offset time.Durat
 	step(0)
 	return map[string]string{"LD_PRELOAD": so, "REDISCLOCK_OFFSET_FILE": off}, step
 }
+
+// WithClockShim runs start, which starts redis-server, with the clock
+// shim's environment, and returns the function that steps that server's
+// wall clock. Only what start starts gets the shim: the variables are gone
+// once it returns. It uses t.Setenv, which keeps the test off the parallel
+// ones. Without gcc it skips or fails as ClockShim does.
+func WithClockShim(t testing.TB, start func()) (step func(offset time.Duration)) {
+	t.Helper()
+	env, step := ClockShim(t)
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	start()
+	for k := range env {
+		_ = os.Unsetenv(k)
+	}
+	return step
+}

@@ -1,7 +1,6 @@
 package watchdog
 
 import (
-	"os"
 	"testing"
 	"time"
 
@@ -12,14 +11,8 @@ import (
 // A replica that loses every tick followed a reading dated an hour ahead;
 // the fleet's later readings, dated right, must still be followed.
 func TestAReplicaFollowsTheFleetAfterRedisClockStepsBack(t *testing.T) {
-	env, step := redistest.ClockShim(t)
-	for k, v := range env {
-		t.Setenv(k, v)
-	}
-	srv := redistest.Start(t)
-	for k := range env {
-		_ = os.Unsetenv(k)
-	}
+	var srv *redistest.Server
+	step := redistest.WithClockShim(t, func() { srv = redistest.Start(t) })
 	api := &fakeVonage{balance: eur("50"), autoReload: true}
 	a, b := newAlarmReplica(t, srv, api, fleetSettings), newAlarmReplica(t, srv, api, fleetSettings)
 	b.check()
