@@ -81,8 +81,9 @@ type Tick struct {
 	// Last is the fleet's last reading; nil when none was written.
 	Last *Reading
 	// TopUps are the ledger's records as the tick read them, on the
-	// fleet's clock, records Redis lost put back: what a replica that
-	// reads nothing needs to follow the rejection that blocks top-ups.
+	// fleet's clock, with the records Redis lost that may have reached
+	// Vonage put back (a rejection is not one of them): what a replica that
+	// reads nothing follows the rejection that blocks top-ups by.
 	TopUps []Record
 }
 
